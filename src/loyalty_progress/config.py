@@ -1,0 +1,130 @@
+"""One settings object, read from the environment (and nowhere else)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import platformdirs
+
+
+class SettingsError(ValueError):
+    """A `LOYALTY_*` variable holds a value we cannot use; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or default).lower()
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
+def _now(env: Mapping[str, str]) -> datetime | None:
+    raw = env.get("LOYALTY_NOW")
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise SettingsError(f"LOYALTY_NOW must be an RFC 3339 timestamp, got {raw!r}") from None
+    if value.tzinfo is None:
+        raise SettingsError(f"LOYALTY_NOW must carry a UTC offset, got {raw!r}")
+    return value
+
+
+def default_consumer_name() -> str:
+    """Unique per process: FastStream has no default and two replicas must never share one."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None
+    redis_url: str | None = None
+    stream_prefix: str = "loyalty"
+    consumer_group: str = "progress-worker"
+    consumer_name: str = field(default_factory=default_consumer_name)
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    batch_size: int = 1000
+    poll_ms: int = 100
+    claim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    now: datetime | None = None
+    data_dir: Path = field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("loyalty-progress"))
+    )
+    migrate_on_start: bool = True
+    outbox_sweep_ms: int = 2_000
+    scheduler_ms: int = 10_000
+    output_maxlen: int = 1_000_000
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        consumer = env.get("LOYALTY_CONSUMER_NAME") or default_consumer_name()
+        data_dir = env.get("LOYALTY_DATA_DIR")
+        prefix = env.get("LOYALTY_STREAM_PREFIX", "loyalty") or "loyalty"
+        return cls(
+            database_url=env.get("LOYALTY_DATABASE_URL") or None,
+            redis_url=env.get("LOYALTY_REDIS_URL") or None,
+            stream_prefix=prefix,
+            consumer_group=env.get("LOYALTY_CONSUMER_GROUP") or "progress-worker",
+            consumer_name=consumer,
+            http_host=env.get("LOYALTY_HTTP_HOST") or "0.0.0.0",
+            http_port=_int(env, "LOYALTY_HTTP_PORT", 8080, minimum=0),
+            batch_size=_int(env, "LOYALTY_BATCH_SIZE", 1000),
+            poll_ms=_int(env, "LOYALTY_POLL_MS", 100),
+            claim_idle_ms=_int(env, "LOYALTY_CLAIM_IDLE_MS", 30_000),
+            max_deliveries=_int(env, "LOYALTY_MAX_DELIVERIES", 5),
+            now=_now(env),
+            data_dir=Path(data_dir)
+            if data_dir
+            else Path(platformdirs.user_data_dir("loyalty-progress")),
+            migrate_on_start=_bool(env, "LOYALTY_MIGRATE_ON_START", True),
+            outbox_sweep_ms=_int(env, "LOYALTY_OUTBOX_SWEEP_MS", 2_000),
+            scheduler_ms=_int(env, "LOYALTY_SCHEDULER_MS", 10_000),
+            output_maxlen=_int(env, "LOYALTY_OUTPUT_MAXLEN", 1_000_000),
+            db_pool_size=_int(env, "LOYALTY_DB_POOL_SIZE", 10),
+            log_level=(env.get("LOYALTY_LOG_LEVEL") or "INFO").upper(),
+            log_format=_choice(env, "LOYALTY_LOG_FORMAT", ("json", "text"), "json"),
+        )
+
+    def with_urls(self, database_url: str, redis_url: str) -> Settings:
+        return replace(self, database_url=database_url, redis_url=redis_url)
+
+    def stream(self, name: str) -> str:
+        """Full stream name: `<prefix>.<name>`."""
+        return f"{self.stream_prefix}.{name}"

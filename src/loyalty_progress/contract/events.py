@@ -1,0 +1,149 @@
+"""Input events of the four input streams (SPEC §1) and their decoding.
+
+Every entry carries one field `data` with a UTF-8 JSON object. Decoding returns either
+a typed event or a `BadInput` whose reason names the problem and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Final, Literal
+
+import msgspec
+
+MAX_BODY_BYTES: Final = 64 * 1024
+DATA_FIELD: Final = b"data"
+# Amounts beyond this are not purchases but typos or attacks; PostgreSQL numeric would take
+# them, the totals would not survive them.
+MAX_AMOUNT: Final = Decimal("1000000000")
+
+EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+PositiveInt = Annotated[int, msgspec.Meta(gt=0, le=2**53)]
+
+
+class InputStream(StrEnum):
+    RECEIPTS = "receipts"
+    POINTS = "points"
+    VOUCHERS = "vouchers"
+    MEMBERS = "members"
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True):
+    event_id: EventId
+    club: Code
+    member_id: Code
+    occurred_at: AwareDatetime
+
+
+ReceiptStatus = Literal["pending", "approved", "rejected", "refunded"]
+
+
+class ReceiptEvent(_Event, frozen=True, kw_only=True):
+    receipt_id: Code
+    status: ReceiptStatus
+    amount: Decimal
+    store_id: Code | None = None
+    items: tuple[Code, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.amount.is_finite():
+            raise ValueError(f"amount must be a finite decimal, got {self.amount} - at `$.amount`")
+        if self.amount < 0:
+            raise ValueError(f"amount must be >= 0, got {self.amount} - at `$.amount`")
+        if self.amount > MAX_AMOUNT:
+            raise ValueError(f"amount must be <= {MAX_AMOUNT}, got {self.amount} - at `$.amount`")
+
+
+class PointsEvent(_Event, frozen=True, kw_only=True):
+    kind: Literal["earned", "redeemed", "expired", "adjusted"]
+    amount: PositiveInt
+    balance: Annotated[int, msgspec.Meta(ge=-(2**53), le=2**53)] | None = None
+
+
+class VoucherEvent(_Event, frozen=True, kw_only=True):
+    kind: Literal["subscribed", "redeemed"]
+    voucher_id: Code
+    offer_id: Code | None = None
+
+
+MemberKind = Literal["opted_in", "opted_out", "tier_changed", "joined_group", "left_group"]
+_REQUIRED_BY_KIND: Final[dict[str, str]] = {
+    "opted_in": "challenge_code",
+    "opted_out": "challenge_code",
+    "tier_changed": "tier",
+    "joined_group": "group_code",
+    "left_group": "group_code",
+}
+
+
+class MemberEvent(_Event, frozen=True, kw_only=True):
+    kind: MemberKind
+    challenge_code: Code | None = None
+    charity_code: Code | None = None
+    tier: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
+    group_code: Code | None = None
+
+    def __post_init__(self) -> None:
+        required = _REQUIRED_BY_KIND[self.kind]
+        if getattr(self, required) is None:
+            raise ValueError(f"kind `{self.kind}` requires `{required}` - at `$.{required}`")
+
+
+InputEvent = ReceiptEvent | PointsEvent | VoucherEvent | MemberEvent
+
+EVENT_TYPES: Final[dict[InputStream, type[InputEvent]]] = {
+    InputStream.RECEIPTS: ReceiptEvent,
+    InputStream.POINTS: PointsEvent,
+    InputStream.VOUCHERS: VoucherEvent,
+    InputStream.MEMBERS: MemberEvent,
+}
+# One reused decoder per type: building a decoder is the expensive part.
+_DECODERS: Final = {stream: msgspec.json.Decoder(cls) for stream, cls in EVENT_TYPES.items()}
+
+
+class BadInput(msgspec.Struct, frozen=True):
+    """Why an entry cannot be applied; the text goes to the dead-letter stream."""
+
+    reason: str
+
+
+def _has_nul(event: InputEvent) -> str | None:
+    # PostgreSQL text cannot hold U+0000; catching it here keeps it from failing a batch.
+    for name in event.__struct_fields__:
+        value = getattr(event, name)
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            return name
+    return None
+
+
+def decode_body(stream: InputStream, body: bytes) -> InputEvent | BadInput:
+    if len(body) > MAX_BODY_BYTES:
+        return BadInput(f"body is {len(body)} bytes, over the {MAX_BODY_BYTES} byte limit")
+    try:
+        event = _DECODERS[stream].decode(body)
+    except msgspec.ValidationError as exc:
+        return BadInput(f"invalid {stream.value} event: {exc}")
+    except msgspec.DecodeError as exc:
+        return BadInput(f"body is not valid JSON: {exc}")
+    except UnicodeDecodeError as exc:
+        return BadInput(f"body is not valid UTF-8: {exc}")
+    # A NUL can only reach a string through the `\u0000` escape (raw control characters
+    # are invalid JSON), so the per-field scan runs only for bodies that contain one.
+    nul_field = _has_nul(event) if b"\\u0000" in body else None
+    if nul_field is not None:
+        return BadInput(f"invalid {stream.value} event: NUL character - at `$.{nul_field}`")
+    return event
+
+
+def decode_entry(stream: InputStream, fields: Mapping[bytes, bytes]) -> InputEvent | BadInput:
+    body = fields.get(DATA_FIELD)
+    if body is None:
+        names = ", ".join(sorted(k.decode("utf-8", "replace") for k in fields)) or "none"
+        return BadInput(f"entry has no `data` field (fields: {names})")
+    return decode_body(stream, body)

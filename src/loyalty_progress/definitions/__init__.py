@@ -1,0 +1,1 @@
+"""Challenge and edition definitions: loading, validating and versioning YAML/JSON files."""

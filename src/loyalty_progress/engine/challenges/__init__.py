@@ -1,0 +1,113 @@
+"""Counter challenges (SPEC §2), pure: rows + inputs + definitions + now -> rows + effects.
+
+Modules, one concern each:
+
+- `state`: the persisted rows (msgspec Structs) and ledger entries;
+- `occurrences`: weekly / monthly periods of a challenge;
+- `triggers`: what an input adds to each trigger;
+- `timeline`: opt-in/out and group membership facts, locks;
+- `tally`: per-member tallies and the counter values they add up to;
+- `expression`: AND/OR evaluation, ActionLeft and Progress;
+- `milestones`: reaching milestones, completion, limited winners;
+- `effects`: notifications and reward issuances with deterministic ids;
+- `apply`: the batch driver;
+- `plan`: which rows a batch must lock and load;
+- `expiry`: `challenge_expired` for ended, unfinished occurrences;
+- `status`, `views`: Paytronix statuses and seed 001/002 progress shapes for the read side.
+"""
+
+from loyalty_progress.engine.challenges.apply import ChallengeInput, apply_challenges
+from loyalty_progress.engine.challenges.catalog import Catalog
+from loyalty_progress.engine.challenges.expiry import ExpiryOutcome, expire_occurrences
+from loyalty_progress.engine.challenges.expression import (
+    action_left,
+    challenge_satisfied,
+    progress_percent,
+)
+from loyalty_progress.engine.challenges.occurrences import (
+    Occurrence,
+    occurrence,
+    occurrence_at,
+    occurrences,
+)
+from loyalty_progress.engine.challenges.plan import (
+    LoadPlan,
+    RowSelector,
+    load_plan,
+    member_keys,
+    winner_keys,
+)
+from loyalty_progress.engine.challenges.state import (
+    Delta,
+    Entry,
+    GroupKey,
+    GroupRecord,
+    LedgerEntry,
+    MemberFact,
+    MemberKey,
+    MemberRecord,
+    OccurrenceKey,
+    Participation,
+    ParticipationKey,
+    Progress,
+    ProgressKey,
+    Reached,
+    Reading,
+    Reason,
+    Tally,
+)
+from loyalty_progress.engine.challenges.status import (
+    Status,
+    group_status,
+    is_locked,
+    member_status,
+)
+from loyalty_progress.engine.challenges.tally import counter_values
+from loyalty_progress.engine.challenges.views import ChallengeView, progress_view
+from loyalty_progress.engine.challenges.workspace import ChallengeOutcome, ChallengeState
+
+__all__ = [
+    "Catalog",
+    "ChallengeInput",
+    "ChallengeOutcome",
+    "ChallengeState",
+    "ChallengeView",
+    "Delta",
+    "Entry",
+    "ExpiryOutcome",
+    "GroupKey",
+    "GroupRecord",
+    "LedgerEntry",
+    "LoadPlan",
+    "MemberFact",
+    "MemberKey",
+    "MemberRecord",
+    "Occurrence",
+    "OccurrenceKey",
+    "Participation",
+    "ParticipationKey",
+    "Progress",
+    "ProgressKey",
+    "Reached",
+    "Reading",
+    "Reason",
+    "RowSelector",
+    "Status",
+    "Tally",
+    "action_left",
+    "apply_challenges",
+    "challenge_satisfied",
+    "counter_values",
+    "expire_occurrences",
+    "group_status",
+    "is_locked",
+    "load_plan",
+    "member_keys",
+    "member_status",
+    "occurrence",
+    "occurrence_at",
+    "occurrences",
+    "progress_percent",
+    "progress_view",
+    "winner_keys",
+]

@@ -1,0 +1,388 @@
+"""Apply a batch of inputs, in processing order, to the counter-challenge rows they touch.
+
+Inputs are the distinct (already de-duplicated) events of a batch, with receipt events
+replaced by the receipt lifecycle's transitions (`engine.receipts.apply_receipt_event`):
+
+- points, voucher and `tier_changed` events, and transitions *to* `approved`, contribute;
+- a transition *from* `approved` (to `refunded` or `rejected`) reverses exactly what the
+  approval contributed;
+- transitions to `pending`, and to `rejected`/`refunded` of a receipt never approved, are
+  recorded in the ledger as not counted;
+- opt-in/out and group join/leave facts re-judge the member's entries of the challenges
+  they concern, so a fact arriving after the events it governs still gets them right.
+
+For every challenge of the event's club with a trigger the event feeds, the event becomes a
+ledger `Entry` in the member's `Participation` of the occurrence containing `occurred_at`;
+it counts toward the member (member scope) or the member's groups at that instant (group
+scope) unless it is before opt-in, after opt-out, while locked, or outside any group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from msgspec.structs import replace
+
+from loyalty_progress.contract.events import MemberEvent, PointsEvent, VoucherEvent
+from loyalty_progress.definitions.challenge import ChallengeDefinition
+from loyalty_progress.engine.challenges import timeline
+from loyalty_progress.engine.challenges.catalog import Catalog, near_window
+from loyalty_progress.engine.challenges.effects import Cause
+from loyalty_progress.engine.challenges.expression import challenge_satisfied
+from loyalty_progress.engine.challenges.milestones import evaluate, newly_reached
+from loyalty_progress.engine.challenges.occurrences import occurrence_at
+from loyalty_progress.engine.challenges.state import (
+    Entry,
+    GroupRecord,
+    MemberFact,
+    MemberRecord,
+    Participation,
+    Progress,
+    ProgressKey,
+    Reason,
+)
+from loyalty_progress.engine.challenges.tally import (
+    TallyBuilder,
+    counter_values,
+    counts_for,
+    tally_of,
+    tally_plus,
+)
+from loyalty_progress.engine.challenges.triggers import Source, deltas, negated, source_name
+from loyalty_progress.engine.challenges.workspace import (
+    ChallengeOutcome,
+    ChallengeState,
+    Workspace,
+)
+from loyalty_progress.engine.receipts import ReceiptState, ReceiptTransition
+
+ChallengeInput = PointsEvent | VoucherEvent | MemberEvent | ReceiptTransition
+
+
+def apply_challenges(
+    state: ChallengeState,
+    inputs: Iterable[ChallengeInput],
+    definitions: Sequence[ChallengeDefinition] | Catalog,
+    now: datetime,
+) -> ChallengeOutcome:
+    """Pure: the loaded rows + the batch's inputs in order -> changed rows and effects."""
+    engine = _Engine(Workspace(state, now), Catalog.of(definitions))
+    for item in inputs:
+        engine.apply(item)
+    return engine.ws.out
+
+
+class _Engine:
+    def __init__(self, ws: Workspace, catalog: Catalog) -> None:
+        self.ws, self.catalog = ws, catalog
+
+    def apply(self, item: ChallengeInput) -> None:
+        if isinstance(item, ReceiptTransition):
+            self._receipt(item)
+        elif isinstance(item, MemberEvent) and item.kind in ("opted_in", "opted_out"):
+            self._opt(item)
+        elif isinstance(item, MemberEvent) and item.kind in ("joined_group", "left_group"):
+            self._membership(item)
+        else:
+            self._contribute(item, item.member_id, item.event_id, item.occurred_at, None)
+
+    # ------------------------------------------------------------------ contributions
+    def _contribute(
+        self,
+        source: Source,
+        member_id: str,
+        event_id: str,
+        at: datetime,
+        receipt_id: str | None,
+    ) -> None:
+        for definition in self.catalog.of_club(source.club):
+            found = deltas(definition, source)
+            if not found:
+                continue
+            entry = Entry(
+                event_id=event_id,
+                occurred_at=at,
+                source=source_name(source),
+                deltas=found,
+                reason="counted",
+                receipt_id=receipt_id,
+            )
+            occ = occurrence_at(definition, at)
+            if occ is None:
+                if near_window(definition, at):
+                    entry = replace(entry, reason="outside_window")
+                    self.ws.record(definition.club, definition.code, None, member_id, entry)
+                continue
+            part = self.ws.participation(definition, occ, member_id)
+            if event_id in part.entries:
+                continue  # a repeat: it already counted (or not) the first time
+            entry = self._judged(definition, member_id, entry)
+            part = replace(part, entries={**part.entries, event_id: entry})
+            self.ws.put_participation(part)
+            self.ws.record(definition.club, definition.code, occ.index, member_id, entry)
+            cause = Cause(event_id, at)
+            for subject in entry.counted_for:
+                row = self.ws.progress_row(definition, occ.index, definition.scope, subject)
+                tally = tally_plus(row.tallies.get(member_id), entry)
+                self.ws.put_progress(replace(row, tallies={**row.tallies, member_id: tally}))
+                self._evaluate(definition, row.key, cause)
+
+    def _judged(self, definition: ChallengeDefinition, member_id: str, entry: Entry) -> Entry:
+        """The entry with its reason and the subjects it counts toward, as of all facts."""
+        record = self.ws.member(definition.club, member_id)
+        at = entry.occurred_at
+        counted_for: tuple[str, ...] = ()
+        reason: Reason | None = timeline.enrollment_block(record, definition, at)
+        if reason is None and definition.scope == "group":
+            counted_for = timeline.groups_at(record, at)
+            reason = "counted" if counted_for else "not_in_group"
+        elif reason is None:
+            locked = timeline.locked(record, definition, at)
+            reason = "locked" if locked else "counted"
+            counted_for = () if locked else (member_id,)
+        if (reason, counted_for) == (entry.reason, entry.counted_for):
+            return entry
+        return replace(entry, reason=reason, counted_for=counted_for)
+
+    # ------------------------------------------------------------------ receipts
+    def _receipt(self, transition: ReceiptTransition) -> None:
+        before, after = transition.before, transition.after
+        if before is not None and before.status == "approved":
+            self._reverse(transition, before)
+        elif after.status == "approved":
+            self._contribute(
+                after, after.member_id, after.event_id, after.occurred_at, after.receipt_id
+            )
+        else:
+            reason: Reason = after.status
+            self._note(after, reason)
+
+    def _note(self, receipt: ReceiptState, reason: Reason) -> None:
+        """Ledger only: a pending, rejected or refunded receipt that never counted."""
+        for definition in self.catalog.of_club(receipt.club):
+            found = deltas(definition, receipt)
+            if not found:
+                continue
+            occ = occurrence_at(definition, receipt.occurred_at)
+            if occ is None and not near_window(definition, receipt.occurred_at):
+                continue
+            entry = Entry(
+                event_id=receipt.event_id,
+                occurred_at=receipt.occurred_at,
+                source=source_name(receipt),
+                deltas=found,
+                reason="outside_window" if occ is None else reason,
+                receipt_id=receipt.receipt_id,
+            )
+            index = None if occ is None else occ.index
+            self.ws.record(definition.club, definition.code, index, receipt.member_id, entry)
+
+    def _reverse(self, transition: ReceiptTransition, before: ReceiptState) -> None:
+        after = transition.after
+        for definition in self.catalog.of_club(before.club):
+            if not deltas(definition, before):
+                continue
+            occ = occurrence_at(definition, before.occurred_at)
+            if occ is None:
+                continue
+            key = (definition.club, definition.code, occ.index, before.member_id)
+            part = self.ws.find_participation(key)
+            original = part.entries.get(before.event_id) if part else None
+            if part is None or original is None or not original.live:
+                self._note_one(definition, occ.index, after)
+                continue
+            if after.event_id in part.entries:
+                continue
+            counted = bool(original.counted_for)
+            reversal = Entry(
+                event_id=after.event_id,
+                occurred_at=after.occurred_at,
+                source=source_name(after),
+                deltas=negated(original.deltas),
+                reason="reversal" if counted else after.status,  # type: ignore[arg-type]
+                counted_for=original.counted_for,
+                receipt_id=after.receipt_id,
+                reverses=original.event_id,
+            )
+            undone = replace(original, reversed_by=after.event_id)
+            entries = {**part.entries, undone.event_id: undone, reversal.event_id: reversal}
+            part = replace(part, entries=entries)
+            self.ws.put_participation(part)
+            self.ws.record(part.club, part.code, part.occurrence, part.member_id, undone)
+            self.ws.record(part.club, part.code, part.occurrence, part.member_id, reversal)
+            self._retally(definition, part, original.counted_for, cause=None)
+
+    def _note_one(self, definition: ChallengeDefinition, index: int, receipt: ReceiptState) -> None:
+        entry = Entry(
+            event_id=receipt.event_id,
+            occurred_at=receipt.occurred_at,
+            source=source_name(receipt),
+            deltas=deltas(definition, receipt) or (),
+            reason=receipt.status,  # type: ignore[arg-type]
+            receipt_id=receipt.receipt_id,
+        )
+        self.ws.record(definition.club, definition.code, index, receipt.member_id, entry)
+
+    # ------------------------------------------------------------------ member facts
+    def _fact(self, event: MemberEvent, target: str) -> MemberFact:
+        return MemberFact(
+            kind=event.kind,  # type: ignore[arg-type]
+            target=target,
+            occurred_at=event.occurred_at,
+            event_id=event.event_id,
+            member_id=event.member_id,
+            charity_code=event.charity_code if event.kind == "opted_in" else None,
+        )
+
+    def _add_fact(self, event: MemberEvent, target: str) -> MemberFact | None:
+        record = self.ws.member(event.club, event.member_id) or MemberRecord(
+            club=event.club, member_id=event.member_id
+        )
+        fact = self._fact(event, target)
+        facts = timeline.with_fact(record.facts, fact)
+        if facts is None:
+            return None
+        self.ws.put_member(replace(record, facts=facts))
+        return fact
+
+    def _opt(self, event: MemberEvent) -> None:
+        assert event.challenge_code is not None
+        if self._add_fact(event, event.challenge_code) is None:
+            return
+        definition = self.catalog.get(event.club, event.challenge_code)
+        if definition is not None:
+            self._rejudge(definition, event.member_id, Cause(event.event_id, event.occurred_at))
+
+    def _membership(self, event: MemberEvent) -> None:
+        assert event.group_code is not None
+        fact = self._add_fact(event, event.group_code)
+        if fact is None:
+            return
+        group = self.ws.group(event.club, event.group_code) or GroupRecord(
+            club=event.club, group_code=event.group_code
+        )
+        roster = timeline.with_fact(group.roster, fact)
+        if roster is not None:
+            self.ws.put_group(replace(group, roster=roster))
+        cause = Cause(event.event_id, event.occurred_at)
+        for definition in self.catalog.group_scoped(event.club):
+            self._rejudge(definition, event.member_id, cause)
+
+    def _rejudge(self, definition: ChallengeDefinition, member_id: str, cause: Cause) -> None:
+        """Judge the member's live entries again after a fact changed; fix the tallies."""
+        for part in self.ws.participations_of(definition, member_id):
+            entries = dict(part.entries)
+            touched: set[str] = set()
+            for event_id, entry in part.entries.items():
+                if not entry.live:
+                    continue
+                judged = self._judged(definition, member_id, entry)
+                if judged is not entry:
+                    entries[event_id] = judged
+                    touched |= {*entry.counted_for, *judged.counted_for}
+                    self.ws.record(part.club, part.code, part.occurrence, member_id, judged)
+            if entries == part.entries:
+                continue
+            part = replace(part, entries=entries)
+            self.ws.put_participation(part)
+            self._retally(definition, part, sorted(touched), cause)
+
+    def _retally(
+        self,
+        definition: ChallengeDefinition,
+        part: Participation,
+        subjects: Iterable[str],
+        cause: Cause | None,
+    ) -> None:
+        """Recompute the member's tally toward each subject from the participation."""
+        for subject in subjects:
+            key: ProgressKey = (part.club, part.code, part.occurrence, definition.scope, subject)
+            if not self.ws.has_progress_row(key) and not any(
+                counts_for(e, subject) for e in part.entries.values()
+            ):
+                continue
+            row = self.ws.progress_row(definition, part.occurrence, definition.scope, subject)
+            tally = tally_of(part.entries.values(), subject)
+            tallies = dict(row.tallies)
+            if tally.empty:
+                tallies.pop(part.member_id, None)
+            else:
+                tallies[part.member_id] = tally
+            if tallies == row.tallies and self.ws.has_progress_row(key):
+                continue
+            self.ws.put_progress(replace(row, tallies=tallies))
+            if cause is not None:
+                self._evaluate(definition, key, cause)
+
+    # ------------------------------------------------------------------ milestones
+    def _evaluate(self, definition: ChallengeDefinition, key: ProgressKey, cause: Cause) -> None:
+        row = self.ws.progress[key]
+        milestones, completes = newly_reached(definition, row)
+        if not milestones and not completes:
+            return  # the common case: nothing new, so skip recipients and the rest
+        record = self.ws.member(row.club, row.subject_id) if row.subject_kind == "member" else None
+        result = evaluate(
+            definition,
+            row,
+            cause=cause,
+            now=self.ws.now,
+            recipients=self._recipients(row, cause.occurred_at),
+            winners_so_far=lambda: self.ws.winners_so_far(row.occurrence_key),
+            satisfied_at=lambda: self._satisfied_at(definition, row, cause),
+            charity_code=timeline.charity_at(record, row.code, cause.occurred_at),
+        )
+        if result is None:
+            return
+        self.ws.put_progress(result.row)
+        self.ws.out.notifications.extend(result.notifications)
+        self.ws.out.rewards.extend(result.rewards)
+        if not result.completed_now:
+            return
+        self.ws.add_completion(row.occurrence_key)
+        if result.row.winner:
+            self.ws.add_winner(row.occurrence_key)
+        completed = result.row.completed
+        if row.subject_kind == "member" and completed is not None:
+            self._unlock(
+                definition, row.subject_id, completed.satisfied_at or cause.occurred_at, cause
+            )
+
+    def _recipients(self, row: Progress, at: datetime) -> tuple[str, ...]:
+        if row.subject_kind == "member":
+            return (row.subject_id,)
+        group = self.ws.group(row.club, row.subject_id)
+        members = timeline.members_at(group.roster, at) if group else ()
+        return members or tuple(sorted(row.tallies))
+
+    def _satisfied_at(
+        self, definition: ChallengeDefinition, row: Progress, cause: Cause
+    ) -> datetime:
+        """For a member: the `occurred_at` of the earliest counted entry from which the
+        challenge holds, replaying the counted entries in time order (a clean pass)."""
+        if row.subject_kind != "member":
+            return cause.occurred_at
+        part = self.ws.find_participation((row.club, row.code, row.occurrence, row.subject_id))
+        counted = sorted(
+            (e for e in (part.entries.values() if part else ()) if counts_for(e, row.subject_id)),
+            key=lambda e: (e.occurred_at, e.event_id),
+        )
+        builder = TallyBuilder()
+        for entry in counted:
+            builder.add(entry)
+            if challenge_satisfied(definition, counter_values(definition, [builder.freeze()])):
+                return entry.occurred_at
+        return cause.occurred_at
+
+    def _unlock(
+        self, definition: ChallengeDefinition, member_id: str, at: datetime, cause: Cause
+    ) -> None:
+        record = self.ws.member(definition.club, member_id) or MemberRecord(
+            club=definition.club, member_id=member_id
+        )
+        current = record.unlocks.get(definition.code)
+        if current is not None and current <= at:
+            return
+        self.ws.put_member(replace(record, unlocks={**record.unlocks, definition.code: at}))
+        for child in self.catalog.children(definition.club, definition.code):
+            self._rejudge(child, member_id, cause)

@@ -1,0 +1,175 @@
+"""Which rows a batch must lock and load before `apply_challenges` runs.
+
+The database layer drives one batch like this (one transaction, rows locked in this fixed
+table order, each table's keys sorted, so concurrent replicas cannot deadlock):
+
+1. `member_keys(inputs)` -> lock + load `MemberRecord`s (missing = new member);
+2. `load_plan(inputs, definitions, members)` -> lock + load the `GroupRecord`s, then the
+   `Participation` rows and then the `Progress` rows matching its selectors;
+3. `winner_keys(...)` -> lock the winner counters of limited challenge occurrences
+   (`SELECT ... FOR UPDATE`), pass their values as `ChallengeState.winners`;
+4. `apply_challenges(...)`, then upsert the changed rows, the ledger entries and the
+   outbox messages, add `winners` / `completions` to the occurrence counters.
+
+A selector asks for every existing row of one (club, code, subject) whose occurrence ends
+after `ends_after`: the occurrence of the batch's earliest event of that member and all
+later ones (late facts and unlocks can change those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from loyalty_progress.contract.events import MemberEvent
+from loyalty_progress.definitions.challenge import ChallengeDefinition
+from loyalty_progress.engine.challenges.apply import ChallengeInput
+from loyalty_progress.engine.challenges.catalog import Catalog
+from loyalty_progress.engine.challenges.occurrences import occurrence_at
+from loyalty_progress.engine.challenges.state import (
+    GroupKey,
+    MemberKey,
+    MemberRecord,
+    OccurrenceKey,
+    ParticipationKey,
+    ProgressKey,
+    SubjectKind,
+)
+from loyalty_progress.engine.challenges.timeline import ever_groups
+from loyalty_progress.engine.challenges.triggers import Source, deltas
+from loyalty_progress.engine.receipts import ReceiptTransition
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RowSelector:
+    """Rows of (club, code, subject) with `ends_at > ends_after`."""
+
+    club: str
+    code: str
+    subject_kind: SubjectKind
+    subject_id: str
+    ends_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPlan:
+    groups: tuple[GroupKey, ...]
+    participations: tuple[RowSelector, ...]
+    progress: tuple[RowSelector, ...]
+
+
+def _member(item: ChallengeInput) -> MemberKey:
+    if isinstance(item, ReceiptTransition):
+        return (item.after.club, item.after.member_id)
+    return (item.club, item.member_id)
+
+
+def member_keys(inputs: Iterable[ChallengeInput]) -> list[MemberKey]:
+    """The member records a batch touches, sorted: the lock order."""
+    return sorted({_member(item) for item in inputs})
+
+
+def _sources(item: ChallengeInput) -> list[tuple[Source, datetime]]:
+    """What the input contributes or reverses, with the instant that places it."""
+    if isinstance(item, ReceiptTransition):
+        found: list[tuple[Source, datetime]] = [(item.after, item.after.occurred_at)]
+        if item.before is not None:
+            found.append((item.before, item.before.occurred_at))
+        return found
+    return [(item, item.occurred_at)]
+
+
+def _codes(item: ChallengeInput, catalog: Catalog) -> set[str]:
+    club = _member(item)[0]
+    if isinstance(item, MemberEvent) and item.kind in ("opted_in", "opted_out"):
+        found = catalog.get(club, item.challenge_code or "")
+        return {found.code} if found else set()
+    if isinstance(item, MemberEvent) and item.kind in ("joined_group", "left_group"):
+        return {d.code for d in catalog.group_scoped(club)}
+    codes: set[str] = set()
+    for source, at in _sources(item):
+        for definition in catalog.of_club(club):
+            if occurrence_at(definition, at) is not None and deltas(definition, source):
+                codes.add(definition.code)
+    return codes
+
+
+def _earliest(item: ChallengeInput) -> datetime:
+    return min(at for _, at in _sources(item))
+
+
+def load_plan(
+    inputs: Sequence[ChallengeInput],
+    definitions: Sequence[ChallengeDefinition] | Catalog,
+    members: Mapping[MemberKey, MemberRecord],
+) -> LoadPlan:
+    catalog = Catalog.of(definitions)
+    since: dict[MemberKey, datetime] = {}
+    codes: dict[MemberKey, set[str]] = {}
+    joined: dict[MemberKey, set[str]] = {}
+    for item in inputs:
+        key = _member(item)
+        at = _earliest(item)
+        since[key] = min(at, since.get(key, at))
+        codes.setdefault(key, set()).update(_codes(item, catalog))
+        if (
+            isinstance(item, MemberEvent)
+            and item.kind in ("joined_group", "left_group")
+            and item.group_code is not None
+        ):
+            joined.setdefault(key, set()).add(item.group_code)
+    groups: set[GroupKey] = set()
+    participations: set[RowSelector] = set()
+    progress: set[RowSelector] = set()
+    for key, found in codes.items():
+        club, member_id = key
+        for code in list(found):
+            found.update(d.code for d in catalog.descendants(club, code))
+        record = members.get(key)
+        member_groups = ever_groups(record.facts if record else ()) | joined.get(key, set())
+        for code in sorted(found):
+            definition = catalog.get(club, code)
+            assert definition is not None
+            participations.add(RowSelector(club, code, "member", member_id, since[key]))
+            if definition.scope == "member":
+                progress.add(RowSelector(club, code, "member", member_id, since[key]))
+                continue
+            for group in member_groups:
+                groups.add((club, group))
+                progress.add(RowSelector(club, code, "group", group, since[key]))
+    for key, names in joined.items():
+        groups.update((key[0], g) for g in names)
+    return LoadPlan(
+        groups=tuple(sorted(groups)),
+        participations=tuple(sorted(participations)),
+        progress=tuple(sorted(progress)),
+    )
+
+
+def winner_keys(
+    inputs: Iterable[ChallengeInput],
+    definitions: Sequence[ChallengeDefinition] | Catalog,
+    participations: Iterable[ParticipationKey],
+    progress: Iterable[ProgressKey],
+) -> list[OccurrenceKey]:
+    """Occurrences of limited challenges the batch could complete: those of the loaded
+    rows and those the inputs fall into. Sorted: the lock order."""
+    catalog = Catalog.of(definitions)
+    keys: set[OccurrenceKey] = set()
+
+    def limited(club: str, code: str) -> bool:
+        definition = catalog.get(club, code)
+        return definition is not None and definition.max_winners is not None
+
+    loaded: list[OccurrenceKey] = [(k[0], k[1], k[2]) for k in participations]
+    loaded += [(k[0], k[1], k[2]) for k in progress]
+    keys.update(k for k in loaded if limited(k[0], k[1]))
+    for item in inputs:
+        club = _member(item)[0]
+        for _, at in _sources(item):
+            for definition in catalog.of_club(club):
+                occ = occurrence_at(definition, at)
+                if definition.max_winners is not None and occ is not None:
+                    keys.add((club, definition.code, occ.index))
+    return sorted(keys)

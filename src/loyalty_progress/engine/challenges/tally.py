@@ -1,0 +1,95 @@
+"""Tallies (one member's counted contributions) and the counter values they add up to.
+
+Sums add, distinct keys keep a count of counted receipts per key, gauges keep the latest
+reading: all three are independent of the order entries are added in, which is what makes
+counters equal one clean pass over the distinct events.
+
+Counter value of a subject, per trigger: sums are summed over the members' tallies;
+distinct counters count the keys in any member's tally; `points_balance` sums the
+members' latest balances; `tier` is the highest member tier (for a member challenge both
+are simply the member's latest reading).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Final
+
+from loyalty_progress.definitions.challenge import DISTINCT_TRIGGERS, ChallengeDefinition
+from loyalty_progress.engine.challenges.state import Entry, Reading, Tally
+
+ZERO: Final = Decimal(0)
+
+
+class TallyBuilder:
+    """A mutable tally, for adding up many entries; `freeze()` returns the Struct."""
+
+    def __init__(self, tally: Tally | None = None) -> None:
+        tally = tally or Tally()
+        self.sums = dict(tally.sums)
+        self.keys = {t: dict(k) for t, k in tally.keys.items()}
+        self.gauges = dict(tally.gauges)
+
+    def add(self, entry: Entry) -> TallyBuilder:
+        for delta in entry.deltas:
+            if delta.amount is not None:
+                self.sums[delta.trigger] = self.sums.get(delta.trigger, ZERO) + delta.amount
+            if delta.keys:
+                counts = self.keys.setdefault(delta.trigger, {})
+                for key in delta.keys:
+                    counts[key] = counts.get(key, 0) + 1
+            if delta.gauge is not None:
+                reading = Reading(value=delta.gauge, at=entry.occurred_at, event_id=entry.event_id)
+                if reading.newer_than(self.gauges.get(delta.trigger)):
+                    self.gauges[delta.trigger] = reading
+        return self
+
+    def freeze(self) -> Tally:
+        return Tally(
+            sums=dict(sorted(self.sums.items())),
+            keys={t: dict(sorted(k.items())) for t, k in sorted(self.keys.items()) if k},
+            gauges=dict(sorted(self.gauges.items())),
+        )
+
+
+def counts_for(entry: Entry, subject: str) -> bool:
+    return entry.live and subject in entry.counted_for
+
+
+def tally_of(entries: Iterable[Entry], subject: str) -> Tally:
+    """The tally of the live entries that count toward `subject`: the exact recompute."""
+    builder = TallyBuilder()
+    for entry in entries:
+        if counts_for(entry, subject):
+            builder.add(entry)
+    return builder.freeze()
+
+
+def tally_plus(tally: Tally | None, entry: Entry) -> Tally:
+    return TallyBuilder(tally).add(entry).freeze()
+
+
+def counter_values(definition: ChallengeDefinition, tallies: Iterable[Tally]) -> dict[int, Decimal]:
+    """Trigger id -> counter value of a subject whose members have these tallies."""
+    tallies = list(tallies)
+    values: dict[int, Decimal] = {}
+    for trigger in definition.triggers:
+        tid = trigger.id
+        if trigger.type in DISTINCT_TRIGGERS:
+            keys = {k for t in tallies for k, n in t.keys.get(tid, {}).items() if n > 0}
+            values[tid] = Decimal(len(keys))
+        elif trigger.type == "points_balance":
+            values[tid] = sum(
+                (Decimal(t.gauges[tid].value) for t in tallies if tid in t.gauges), ZERO
+            )
+        elif trigger.type == "tier":
+            tiers = [t.gauges[tid].value for t in tallies if tid in t.gauges]
+            values[tid] = Decimal(max(tiers)) if tiers else ZERO
+        else:
+            values[tid] = sum((t.sums.get(tid, ZERO) for t in tallies), ZERO)
+    return values
+
+
+def has_progress(values: dict[int, Decimal]) -> bool:
+    return any(v > 0 for v in values.values())

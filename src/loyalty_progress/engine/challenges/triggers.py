@@ -1,0 +1,104 @@
+"""What one input adds to each trigger of a challenge (SPEC §2 trigger table).
+
+| trigger               | counts                                                       |
+|-----------------------|--------------------------------------------------------------|
+| `earned_points`       | `amount` of points events of kind `earned`                   |
+| `redeemed_points`     | `amount` of points events of kind `redeemed`                 |
+| `subscribed_vouchers` | 1 per voucher event of kind `subscribed`                     |
+| `redeemed_vouchers`   | 1 per voucher event of kind `redeemed`                       |
+| `points_balance`      | gauge: `balance` of any points event that carries one        |
+| `tier`                | gauge: `tier` of `tier_changed` member events                |
+| `receipt_count`       | 1 per approved receipt                                       |
+| `receipt_amount`      | the approved receipt's `amount`                              |
+| `distinct_stores`     | the approved receipt's store (a key)                         |
+| `distinct_items`      | the approved receipt's distinct items (keys)                 |
+
+Receipt filters: with `store_ids`, only receipts from those stores match; with `items`, only
+receipts carrying at least one of those items match, and `distinct_items` counts only the
+listed items. A receipt matches on its whole amount (receipts carry no per-item amounts).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final
+
+from loyalty_progress.contract.events import MemberEvent, PointsEvent, VoucherEvent
+from loyalty_progress.definitions.challenge import ChallengeDefinition, Trigger
+from loyalty_progress.engine.challenges.state import Delta
+from loyalty_progress.engine.receipts import ReceiptState
+
+Source = PointsEvent | VoucherEvent | MemberEvent | ReceiptState
+ONE: Final = Decimal(1)
+
+
+def source_name(source: Source) -> str:
+    """The ledger's `source`: stream and kind (`points.earned`, `receipts.approved`)."""
+    if isinstance(source, PointsEvent):
+        return f"points.{source.kind}"
+    if isinstance(source, VoucherEvent):
+        return f"vouchers.{source.kind}"
+    if isinstance(source, MemberEvent):
+        return f"members.{source.kind}"
+    return f"receipts.{source.status}"
+
+
+def _receipt_matches(trigger: Trigger, receipt: ReceiptState) -> bool:
+    if trigger.store_ids and receipt.store_id not in trigger.store_ids:
+        return False
+    return not trigger.items or any(item in trigger.items for item in receipt.items)
+
+
+def _receipt_delta(trigger: Trigger, receipt: ReceiptState) -> Delta | None:
+    if not _receipt_matches(trigger, receipt):
+        return None
+    if trigger.type == "receipt_count":
+        return Delta(trigger=trigger.id, amount=ONE)
+    if trigger.type == "receipt_amount":
+        return Delta(trigger=trigger.id, amount=receipt.amount)
+    if trigger.type == "distinct_stores":
+        if receipt.store_id is None:
+            return None
+        return Delta(trigger=trigger.id, keys=(receipt.store_id,))
+    items = sorted({i for i in receipt.items if not trigger.items or i in trigger.items})
+    return Delta(trigger=trigger.id, keys=tuple(items)) if items else None
+
+
+def trigger_delta(trigger: Trigger, source: Source) -> Delta | None:
+    """The delta `source` brings to `trigger` (receipts: as an approved receipt), if any."""
+    kind = trigger.type
+    if isinstance(source, PointsEvent):
+        if kind == "points_balance" and source.balance is not None:
+            return Delta(trigger=trigger.id, gauge=source.balance)
+        if (kind, source.kind) in (("earned_points", "earned"), ("redeemed_points", "redeemed")):
+            return Delta(trigger=trigger.id, amount=Decimal(source.amount))
+        return None
+    if isinstance(source, VoucherEvent):
+        wanted = {"subscribed_vouchers": "subscribed", "redeemed_vouchers": "redeemed"}
+        return Delta(trigger=trigger.id, amount=ONE) if wanted.get(kind) == source.kind else None
+    if isinstance(source, MemberEvent):
+        if kind == "tier" and source.kind == "tier_changed" and source.tier is not None:
+            return Delta(trigger=trigger.id, gauge=source.tier)
+        return None
+    if kind in ("receipt_count", "receipt_amount", "distinct_stores", "distinct_items"):
+        return _receipt_delta(trigger, source)
+    return None
+
+
+def deltas(definition: ChallengeDefinition, source: Source) -> tuple[Delta, ...]:
+    """Every trigger delta of `source` for `definition`; empty when it is irrelevant."""
+    found = (trigger_delta(t, source) for t in definition.triggers)
+    return tuple(d for d in found if d is not None)
+
+
+def negated(items: tuple[Delta, ...]) -> tuple[Delta, ...]:
+    """The ledger form of a reversal: amounts negated, keys listed as removed."""
+    return tuple(
+        Delta(
+            trigger=d.trigger,
+            amount=None if d.amount is None else -d.amount,
+            keys=d.keys,
+            gauge=d.gauge,
+        )
+        for d in items
+    )

@@ -1,0 +1,172 @@
+"""The rows of one batch while the engine works on them, and what it has changed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from loyalty_progress.contract.outputs import Notification, RewardIssuance
+from loyalty_progress.definitions.challenge import ChallengeDefinition
+from loyalty_progress.engine.challenges.occurrences import Occurrence, occurrence
+from loyalty_progress.engine.challenges.state import (
+    Entry,
+    GroupKey,
+    GroupRecord,
+    LedgerEntry,
+    MemberKey,
+    MemberRecord,
+    OccurrenceKey,
+    Participation,
+    ParticipationKey,
+    Progress,
+    ProgressKey,
+    SubjectKind,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeState:
+    """Every row a batch may touch, as loaded (and row-locked) by the caller. A key that is
+    absent means the row does not exist yet. `winners` holds, for each limited challenge
+    occurrence the batch may complete, how many subjects have won it so far."""
+
+    members: Mapping[MemberKey, MemberRecord] = field(default_factory=dict)
+    groups: Mapping[GroupKey, GroupRecord] = field(default_factory=dict)
+    participations: Mapping[ParticipationKey, Participation] = field(default_factory=dict)
+    progress: Mapping[ProgressKey, Progress] = field(default_factory=dict)
+    winners: Mapping[OccurrenceKey, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ChallengeOutcome:
+    """What to write back: the changed rows (whole, upsert them), the ledger upserts in
+    order (a later entry for the same key replaces an earlier one), the outbox messages,
+    the new winner totals of limited occurrences, and how many subjects completed each
+    occurrence in this batch (`PeopleFinished` increments)."""
+
+    members: dict[MemberKey, MemberRecord] = field(default_factory=dict)
+    groups: dict[GroupKey, GroupRecord] = field(default_factory=dict)
+    participations: dict[ParticipationKey, Participation] = field(default_factory=dict)
+    progress: dict[ProgressKey, Progress] = field(default_factory=dict)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    rewards: list[RewardIssuance] = field(default_factory=list)
+    winners: dict[OccurrenceKey, int] = field(default_factory=dict)
+    completions: dict[OccurrenceKey, int] = field(default_factory=dict)
+
+
+class Workspace:
+    def __init__(self, state: ChallengeState, now: datetime) -> None:
+        self.now = now
+        self.members = dict(state.members)
+        self.groups = dict(state.groups)
+        self.participations = dict(state.participations)
+        self.progress = dict(state.progress)
+        self.winners = dict(state.winners)
+        self.out = ChallengeOutcome()
+        # (club, code, member) -> occurrences with a participation row, for recomputes.
+        self._occurrences: dict[tuple[str, str, str], set[int]] = {}
+        for club, code, index, member in self.participations:
+            self._occurrences.setdefault((club, code, member), set()).add(index)
+
+    # -- records
+    def member(self, club: str, member_id: str) -> MemberRecord | None:
+        return self.members.get((club, member_id))
+
+    def put_member(self, record: MemberRecord) -> None:
+        self.members[record.key] = self.out.members[record.key] = record
+
+    def group(self, club: str, group_code: str) -> GroupRecord | None:
+        return self.groups.get((club, group_code))
+
+    def put_group(self, record: GroupRecord) -> None:
+        self.groups[record.key] = self.out.groups[record.key] = record
+
+    # -- participations
+    def participation(
+        self, definition: ChallengeDefinition, occ: Occurrence, member_id: str
+    ) -> Participation:
+        key = (definition.club, definition.code, occ.index, member_id)
+        found = self.participations.get(key)
+        if found is not None:
+            return found
+        return Participation(
+            club=definition.club,
+            code=definition.code,
+            occurrence=occ.index,
+            starts_at=occ.starts_at,
+            ends_at=occ.ends_at,
+            member_id=member_id,
+        )
+
+    def find_participation(self, key: ParticipationKey) -> Participation | None:
+        return self.participations.get(key)
+
+    def put_participation(self, row: Participation) -> None:
+        self.participations[row.key] = self.out.participations[row.key] = row
+        self._occurrences.setdefault((row.club, row.code, row.member_id), set()).add(row.occurrence)
+
+    def participations_of(
+        self, definition: ChallengeDefinition, member_id: str
+    ) -> list[Participation]:
+        indexes = self._occurrences.get((definition.club, definition.code, member_id), ())
+        rows = (
+            self.participations[(definition.club, definition.code, i, member_id)] for i in indexes
+        )
+        return sorted(rows, key=lambda p: p.occurrence)
+
+    # -- progress
+    def progress_row(
+        self, definition: ChallengeDefinition, index: int, kind: SubjectKind, subject: str
+    ) -> Progress:
+        key = (definition.club, definition.code, index, kind, subject)
+        found = self.progress.get(key)
+        if found is not None:
+            return found
+        occ = occurrence(definition, index)
+        return Progress(
+            club=definition.club,
+            code=definition.code,
+            occurrence=index,
+            starts_at=occ.starts_at,
+            ends_at=occ.ends_at,
+            subject_kind=kind,
+            subject_id=subject,
+        )
+
+    def has_progress_row(self, key: ProgressKey) -> bool:
+        return key in self.progress
+
+    def put_progress(self, row: Progress) -> None:
+        self.progress[row.key] = self.out.progress[row.key] = row
+
+    # -- winners of limited challenges
+    def winners_so_far(self, key: OccurrenceKey) -> int:
+        if key not in self.winners:
+            raise ValueError(
+                f"winners of limited challenge occurrence {key} were not loaded: the caller "
+                "must lock and pass them (see plan.winner_keys)"
+            )
+        return self.winners[key]
+
+    def add_winner(self, key: OccurrenceKey) -> None:
+        self.winners[key] = self.out.winners[key] = self.winners_so_far(key) + 1
+
+    def add_completion(self, key: OccurrenceKey) -> None:
+        self.out.completions[key] = self.out.completions.get(key, 0) + 1
+
+    # -- ledger
+    def record(
+        self, club: str, code: str, occurrence: int | None, member_id: str, entry: Entry
+    ) -> None:
+        self.out.ledger.append(
+            LedgerEntry(
+                club=club,
+                code=code,
+                occurrence=occurrence,
+                member_id=member_id,
+                entry=entry,
+                recorded_at=self.now,
+            )
+        )

@@ -1,0 +1,1 @@
+"""PostgreSQL: schema, migrations, set-based batch load/save, outbox, read queries."""

@@ -1,0 +1,376 @@
+"""Attendance state in PostgreSQL: set-based lock, load and save for a batch or a tick.
+
+Every statement takes arrays (`unnest`) and handles all the members of a batch at once:
+a batch costs at most five statements here (lock + load memberships, load days, save
+memberships, upsert days, append ledger lines), whatever its size. Membership rows are
+locked in sorted key order, first of all the attendance tables; day rows are written
+only under their membership's lock and need no lock of their own.
+
+Engine Structs are stored as JSONB encoded with msgspec (exact decimals, aware
+timestamps) and decoded back into the same types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loyalty_progress.engine.attendance import (
+    AttendanceDay,
+    AttendanceMembership,
+    Contribution,
+    ReceiptContribution,
+)
+
+# (club, edition code, member_id)
+MembershipKey = tuple[str, str, str]
+
+_MEMBERSHIP: Final = msgspec.json.Decoder(AttendanceMembership)
+_RECEIPTS: Final = msgspec.json.Decoder(tuple[ReceiptContribution, ...])
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class LockedMembership:
+    """A locked row as loaded: `membership` None means the member has not joined."""
+
+    membership: AttendanceMembership | None
+    due_at: datetime | None
+    edition_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipWrite:
+    key: MembershipKey
+    membership: AttendanceMembership
+    due_at: datetime | None
+    edition_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class DayRange:
+    """The day rows [first_day, next_day) of one member in one edition (a stage)."""
+
+    key: MembershipKey
+    first_day: date
+    next_day: date
+
+
+def decode_membership(raw: str | bytes | None) -> AttendanceMembership | None:
+    return None if raw is None else _MEMBERSHIP.decode(raw)
+
+
+# INSERT ... ON CONFLICT DO UPDATE creates a placeholder for a member never seen in this
+# edition or row-locks an existing one, and returns its state: lock + load in one round
+# trip (a SELECT ... FOR UPDATE could not lock a row that does not exist yet, and two
+# replicas would both treat the member as new).
+_LOCK_MEMBERSHIPS = text(
+    """
+    INSERT INTO attendance_memberships (club, edition, member_id)
+    SELECT * FROM unnest(CAST(:clubs AS text[]), CAST(:editions AS text[]),
+                         CAST(:members AS text[])) AS k(club, edition, member_id)
+    ORDER BY 1, 2, 3
+    ON CONFLICT (club, edition, member_id) DO UPDATE SET club = EXCLUDED.club
+    RETURNING club, edition, member_id, CAST(membership AS text) AS membership, due_at,
+              edition_hash
+    """
+)
+
+
+async def lock_memberships(
+    conn: AsyncConnection, keys: Iterable[MembershipKey]
+) -> dict[MembershipKey, LockedMembership]:
+    ordered = sorted(set(keys))
+    if not ordered:
+        return {}
+    result = await conn.execute(
+        _LOCK_MEMBERSHIPS,
+        {
+            "clubs": [k[0] for k in ordered],
+            "editions": [k[1] for k in ordered],
+            "members": [k[2] for k in ordered],
+        },
+    )
+    return {
+        (r.club, r.edition, r.member_id): LockedMembership(
+            decode_membership(r.membership), r.due_at, r.edition_hash
+        )
+        for r in result
+    }
+
+
+_LOAD_DAYS = text(
+    """
+    SELECT d.club, d.edition, d.member_id, d.day, CAST(d.receipts AS text) AS receipts
+    FROM unnest(CAST(:clubs AS text[]), CAST(:editions AS text[]), CAST(:members AS text[]),
+                CAST(:firsts AS date[]), CAST(:nexts AS date[]))
+         AS k(club, edition, member_id, first_day, next_day)
+    JOIN attendance_days AS d
+      ON d.club = k.club AND d.edition = k.edition AND d.member_id = k.member_id
+     AND d.day >= k.first_day AND d.day < k.next_day
+    """
+)
+
+
+def _day(row: Any) -> AttendanceDay:
+    return AttendanceDay(
+        club=row.club,
+        edition=row.edition,
+        member_id=row.member_id,
+        day=row.day,
+        receipts=_RECEIPTS.decode(row.receipts),
+    )
+
+
+async def load_days(
+    conn: AsyncConnection, ranges: Sequence[DayRange]
+) -> dict[MembershipKey, list[AttendanceDay]]:
+    """The day rows in the given ranges (call after locking their memberships)."""
+    found: dict[MembershipKey, list[AttendanceDay]] = {}
+    if not ranges:
+        return found
+    result = await conn.execute(
+        _LOAD_DAYS,
+        {
+            "clubs": [r.key[0] for r in ranges],
+            "editions": [r.key[1] for r in ranges],
+            "members": [r.key[2] for r in ranges],
+            "firsts": [r.first_day for r in ranges],
+            "nexts": [r.next_day for r in ranges],
+        },
+    )
+    for row in result:
+        found.setdefault((row.club, row.edition, row.member_id), []).append(_day(row))
+    return found
+
+
+_SAVE_MEMBERSHIPS = text(
+    """
+    UPDATE attendance_memberships AS m
+    SET membership = CAST(u.membership AS jsonb), due_at = u.due_at,
+        edition_hash = u.edition_hash, updated_at = now()
+    FROM unnest(CAST(:clubs AS text[]), CAST(:editions AS text[]), CAST(:members AS text[]),
+                CAST(:bodies AS text[]), CAST(:due AS timestamptz[]),
+                CAST(:hashes AS text[]))
+         AS u(club, edition, member_id, membership, due_at, edition_hash)
+    WHERE m.club = u.club AND m.edition = u.edition AND m.member_id = u.member_id
+    """
+)
+
+
+async def save_memberships(conn: AsyncConnection, writes: Iterable[MembershipWrite]) -> None:
+    """Write back rows this transaction has locked."""
+    rows = sorted(writes, key=lambda w: w.key)
+    if not rows:
+        return
+    await conn.execute(
+        _SAVE_MEMBERSHIPS,
+        {
+            "clubs": [w.key[0] for w in rows],
+            "editions": [w.key[1] for w in rows],
+            "members": [w.key[2] for w in rows],
+            "bodies": [_ENCODER.encode(w.membership).decode() for w in rows],
+            "due": [w.due_at for w in rows],
+            "hashes": [w.edition_hash for w in rows],
+        },
+    )
+
+
+_SAVE_DAYS = text(
+    """
+    INSERT INTO attendance_days AS d (club, edition, member_id, day, receipts, approved, pending)
+    SELECT u.club, u.edition, u.member_id, u.day, CAST(u.receipts AS jsonb), u.approved,
+           u.pending
+    FROM unnest(CAST(:clubs AS text[]), CAST(:editions AS text[]), CAST(:members AS text[]),
+                CAST(:days AS date[]), CAST(:receipts AS text[]), CAST(:approved AS numeric[]),
+                CAST(:pending AS numeric[]))
+         AS u(club, edition, member_id, day, receipts, approved, pending)
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (club, edition, member_id, day) DO UPDATE
+    SET receipts = EXCLUDED.receipts, approved = EXCLUDED.approved, pending = EXCLUDED.pending,
+        updated_at = now()
+    """
+)
+
+
+async def save_days(conn: AsyncConnection, days: Iterable[AttendanceDay]) -> None:
+    """Upsert changed day rows. A row whose receipts all stopped counting is kept empty
+    (approved = pending = 0): the view does not show it, and keeping it costs nothing."""
+    rows = sorted(days, key=lambda d: (d.club, d.edition, d.member_id, d.day))
+    if not rows:
+        return
+    await conn.execute(
+        _SAVE_DAYS,
+        {
+            "clubs": [d.club for d in rows],
+            "editions": [d.edition for d in rows],
+            "members": [d.member_id for d in rows],
+            "days": [d.day for d in rows],
+            "receipts": [_ENCODER.encode(d.receipts).decode() for d in rows],
+            "approved": [d.approved for d in rows],
+            "pending": [d.pending for d in rows],
+        },
+    )
+
+
+_ADD_CONTRIBUTIONS = text(
+    """
+    INSERT INTO attendance_contributions
+        (club, edition, event_id, member_id, receipt_id, status, day, stage, approved_delta,
+         pending_delta, counted, reason, processed_at)
+    SELECT u.*, CAST(:processed_at AS timestamptz)
+    FROM unnest(CAST(:clubs AS text[]), CAST(:editions AS text[]), CAST(:events AS text[]),
+                CAST(:members AS text[]), CAST(:receipts AS text[]), CAST(:statuses AS text[]),
+                CAST(:days AS date[]), CAST(:stages AS text[]), CAST(:approved AS numeric[]),
+                CAST(:pending AS numeric[]), CAST(:counted AS boolean[]),
+                CAST(:reasons AS text[])) AS u
+    ON CONFLICT (club, edition, event_id) DO NOTHING
+    """
+)
+
+
+async def add_contributions(
+    conn: AsyncConnection, lines: Sequence[Contribution], processed_at: datetime
+) -> None:
+    """Append ledger lines: what each receipt event did to an edition, or why nothing."""
+    if not lines:
+        return
+    await conn.execute(
+        _ADD_CONTRIBUTIONS,
+        {
+            "processed_at": processed_at,
+            "clubs": [c.club for c in lines],
+            "editions": [c.edition for c in lines],
+            "events": [c.event_id for c in lines],
+            "members": [c.member_id for c in lines],
+            "receipts": [c.receipt_id for c in lines],
+            "statuses": [c.status for c in lines],
+            "days": [c.day for c in lines],
+            "stages": [c.stage for c in lines],
+            "approved": [c.approved_delta for c in lines],
+            "pending": [c.pending_delta for c in lines],
+            "counted": [c.counted for c in lines],
+            "reasons": [c.reason for c in lines],
+        },
+    )
+
+
+# The scheduler's share of work: due rows nobody else holds, oldest deadline first. Only
+# rows of editions in force are picked (the join), through the partial index on due_at.
+_CLAIM_DUE = text(
+    """
+    SELECT m.club, m.edition, m.member_id, CAST(m.membership AS text) AS membership
+    FROM attendance_memberships AS m
+    JOIN unnest(CAST(:clubs AS text[]), CAST(:editions AS text[])) AS e(club, edition)
+      ON m.club = e.club AND m.edition = e.edition
+    WHERE m.due_at <= :now
+    ORDER BY m.due_at
+    LIMIT :limit
+    FOR UPDATE OF m SKIP LOCKED
+    """
+)
+
+# After a definition change: rows whose due_at was computed with another version of the
+# edition (rare: a scan of one edition's rows, once per change and process).
+_CLAIM_STALE = text(
+    """
+    SELECT m.club, m.edition, m.member_id, CAST(m.membership AS text) AS membership
+    FROM attendance_memberships AS m
+    WHERE m.club = :club AND m.edition = :edition AND m.membership IS NOT NULL
+      AND m.edition_hash IS DISTINCT FROM :edition_hash
+    LIMIT :limit
+    FOR UPDATE OF m SKIP LOCKED
+    """
+)
+
+
+def _claimed(result: Any) -> dict[MembershipKey, AttendanceMembership]:
+    claimed: dict[MembershipKey, AttendanceMembership] = {}
+    for row in result:
+        membership = decode_membership(row.membership)
+        if membership is not None:
+            claimed[(row.club, row.edition, row.member_id)] = membership
+    return claimed
+
+
+async def claim_due(
+    conn: AsyncConnection,
+    editions: Sequence[tuple[str, str]],
+    now: datetime,
+    limit: int,
+) -> dict[MembershipKey, AttendanceMembership]:
+    """Lock up to `limit` memberships of these (club, edition) pairs due by `now`,
+    skipping rows another transaction holds (another replica, or a receipt batch)."""
+    if not editions:
+        return {}
+    result = await conn.execute(
+        _CLAIM_DUE,
+        {
+            "clubs": [e[0] for e in editions],
+            "editions": [e[1] for e in editions],
+            "now": now,
+            "limit": limit,
+        },
+    )
+    return _claimed(result)
+
+
+async def claim_stale(
+    conn: AsyncConnection, club: str, edition: str, edition_hash: str, limit: int
+) -> dict[MembershipKey, AttendanceMembership]:
+    result = await conn.execute(
+        _CLAIM_STALE,
+        {"club": club, "edition": edition, "edition_hash": edition_hash, "limit": limit},
+    )
+    return _claimed(result)
+
+
+_LOAD_MEMBER = text(
+    """
+    SELECT CAST(m.membership AS text) AS membership FROM attendance_memberships AS m
+    WHERE m.club = :club AND m.edition = :edition AND m.member_id = :member
+    """
+)
+
+_LOAD_MEMBER_DAYS = text(
+    """
+    SELECT club, edition, member_id, day, CAST(receipts AS text) AS receipts
+    FROM attendance_days WHERE club = :club AND edition = :edition AND member_id = :member
+    ORDER BY day
+    """
+)
+
+
+async def load_member(
+    conn: AsyncConnection, club: str, edition: str, member_id: str
+) -> tuple[AttendanceMembership | None, list[AttendanceDay]]:
+    """One member's membership (None: never joined) and all their day rows (read side)."""
+    params: Mapping[str, str] = {"club": club, "edition": edition, "member": member_id}
+    membership = decode_membership((await conn.execute(_LOAD_MEMBER, params)).scalar())
+    if membership is None:
+        return None, []
+    days = [_day(row) for row in await conn.execute(_LOAD_MEMBER_DAYS, params)]
+    return membership, days
+
+
+__all__ = [
+    "DayRange",
+    "LockedMembership",
+    "MembershipKey",
+    "MembershipWrite",
+    "add_contributions",
+    "claim_due",
+    "claim_stale",
+    "decode_membership",
+    "load_days",
+    "load_member",
+    "lock_memberships",
+    "save_days",
+    "save_memberships",
+]

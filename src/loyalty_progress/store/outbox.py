@@ -1,0 +1,98 @@
+"""The transactional outbox: rows written inside the batch transaction, published after.
+
+Publishing claims rows with a row lock (`UPDATE ... RETURNING` right after commit, or
+`FOR UPDATE SKIP LOCKED` in the sweep), so two replicas never publish the same row in
+normal operation; a crash between XADD and the marking commit re-publishes, and
+consumers dedupe on the message's deterministic id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from loyalty_progress.contract.outputs import OutputMessage, encode, message_id, output_stream
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    stream: str
+    payload: bytes
+    created_at: datetime
+
+
+_INSERT = text(
+    """
+    INSERT INTO outbox (message_id, stream, payload)
+    SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:streams AS text[]),
+                         CAST(:payloads AS bytea[]))
+    ORDER BY 1
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING id
+    """
+)
+
+
+async def add_messages(conn: AsyncConnection, messages: Sequence[OutputMessage]) -> list[int]:
+    """Write messages; returns the ids of rows that are new (a repeated fact adds none)."""
+    if not messages:
+        return []
+    unique = {message_id(m): m for m in messages}
+    ids = sorted(unique)
+    result = await conn.execute(
+        _INSERT,
+        {
+            "ids": ids,
+            "streams": [output_stream(unique[i]).value for i in ids],
+            "payloads": [encode(unique[i]) for i in ids],
+        },
+    )
+    return [row[0] for row in result]
+
+
+_CLAIM_IDS = text(
+    """
+    UPDATE outbox SET published_at = now()
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND published_at IS NULL
+    RETURNING id, stream, payload, created_at
+    """
+)
+
+_CLAIM_BACKLOG = text(
+    """
+    UPDATE outbox SET published_at = now()
+    WHERE id IN (
+        SELECT id FROM outbox WHERE published_at IS NULL
+        ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, stream, payload, created_at
+    """
+)
+
+
+async def claim_rows(conn: AsyncConnection, ids: Sequence[int]) -> list[OutboxRow]:
+    """Mark the given rows published (inside the caller's transaction) and return them."""
+    result = await conn.execute(_CLAIM_IDS, {"ids": list(ids)})
+    return _rows(result)
+
+
+async def claim_backlog(conn: AsyncConnection, limit: int) -> list[OutboxRow]:
+    """Mark up to `limit` unpublished rows nobody else holds; the sweep's share of work."""
+    result = await conn.execute(_CLAIM_BACKLOG, {"limit": limit})
+    return _rows(result)
+
+
+def _rows(result: CursorResult[Any]) -> list[OutboxRow]:
+    rows = (OutboxRow(r.id, r.stream, r.payload, r.created_at) for r in result)
+    return sorted(rows, key=lambda r: r.id)
+
+
+async def backlog_size(conn: AsyncConnection) -> int:
+    result = await conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+    return int(result.scalar_one())

@@ -1,0 +1,1 @@
+"""The imperative shell: subscribers, the batch pipeline, outbox relay, claimer."""

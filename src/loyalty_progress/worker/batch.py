@@ -1,0 +1,92 @@
+"""One batch in one transaction: record ids, lock + load, apply the engine, save, outbox."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from loyalty_progress.contract.events import InputEvent, InputStream, ReceiptEvent
+from loyalty_progress.contract.outputs import DeadLetter, OutputMessage
+from loyalty_progress.engine.batch import apply_batch, receipt_keys
+from loyalty_progress.store import batch as store
+from loyalty_progress.store.outbox import add_messages
+from loyalty_progress.worker.definitions import DefinitionSet
+from loyalty_progress.worker.rules import BatchContext, BatchRule
+
+
+@dataclass(frozen=True, slots=True)
+class GoodEntry:
+    entry_id: str
+    event: InputEvent
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    applied: int
+    duplicates: int
+    dead_lettered: int
+    outbox_ids: list[int]
+    applied_types: dict[str, int]
+
+
+async def commit_batch(
+    engine: AsyncEngine,
+    stream: InputStream,
+    good: Sequence[GoodEntry],
+    dead_letters: Sequence[DeadLetter],
+    now: datetime,
+    definitions: DefinitionSet | None = None,
+    rules: Sequence[BatchRule] = (),
+) -> BatchResult:
+    # The same event twice in one batch: the first copy is the one that counts.
+    unique: dict[str, GoodEntry] = {}
+    for entry in good:
+        unique.setdefault(entry.event.event_id, entry)
+    async with engine.begin() as conn:
+        new_ids = await store.record_events(
+            conn,
+            stream.value,
+            [
+                store.EventRow(
+                    event_id=e.event.event_id,
+                    club=e.event.club,
+                    member_id=e.event.member_id,
+                    occurred_at=e.event.occurred_at,
+                    body=e.body,
+                )
+                for e in unique.values()
+            ],
+        )
+        fresh = [e.event for e in unique.values() if e.event.event_id in new_ids]
+        receipts = await store.lock_receipts(conn, receipt_keys(fresh))
+        outcome = apply_batch(fresh, receipts, now)
+        await store.save_receipts(conn, outcome.receipts.values())
+        await store.save_totals(conn, outcome.totals)
+        messages: list[OutputMessage] = [*outcome.notifications, *outcome.rewards, *dead_letters]
+        if rules and fresh:
+            context = BatchContext(
+                events=fresh,
+                transitions=outcome.transitions,
+                definitions=definitions or DefinitionSet(revision=-1),
+                now=now,
+            )
+            for rule in rules:
+                messages += await rule.apply(conn, context)
+        outbox_ids = await add_messages(conn, messages)
+    return BatchResult(
+        applied=len(fresh),
+        duplicates=len(good) - len(fresh),
+        dead_lettered=len(dead_letters),
+        outbox_ids=outbox_ids,
+        applied_types=dict(Counter(event_type(e) for e in fresh)),
+    )
+
+
+def event_type(event: InputEvent) -> str:
+    """The metric label of an event: its receipt status or its kind."""
+    return event.status if isinstance(event, ReceiptEvent) else event.kind

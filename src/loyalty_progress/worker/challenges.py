@@ -1,0 +1,169 @@
+"""Counter challenges in the pipeline: the batch rule and the scheduler's expiry rule.
+
+`ChallengeRule` (a `BatchRule`) runs inside the batch transaction after receipts and
+totals:
+
+1. pick the batch's challenge inputs (pure, no SQL): receipt events become their
+   lifecycle transitions; points, voucher, tier and receipt inputs that no challenge of
+   their club takes (no trigger, or far from every window) drop out, so a batch of a club
+   without challenges costs nothing; opt-in/out and group facts are always kept, because
+   a challenge applied later needs them;
+2. lock + load members, groups, participations, progress and winner counters in the
+   engine's lock order (`store.challenges.load_state`, one statement per table);
+3. `apply_challenges` (pure);
+4. save the changed rows, the ledger and the counters (`store.challenges.save_outcome`)
+   and hand the notifications and rewards back to the batch's outbox write.
+
+`ChallengeExpiryRule` (a `TimeRule`) expires ended, unfinished occurrences with progress:
+due rows are claimed in chunks with `FOR UPDATE SKIP LOCKED` (replicas share the work
+without waiting), `expire_occurrences` marks them and makes `challenge_expired` per
+recipient, and the rows and the outbox rows commit together. A row with `expired_at` is
+never due again and the notification id is deterministic, so each fact happens once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from loyalty_progress.contract.events import MemberEvent, ReceiptEvent
+from loyalty_progress.contract.outputs import OutputMessage
+from loyalty_progress.engine.challenges import (
+    Catalog,
+    ChallengeInput,
+    apply_challenges,
+    expire_occurrences,
+)
+from loyalty_progress.engine.challenges.catalog import near_window
+from loyalty_progress.engine.challenges.triggers import Source, deltas
+from loyalty_progress.engine.receipts import ReceiptTransition
+from loyalty_progress.store import challenges as store
+from loyalty_progress.store.outbox import add_messages
+from loyalty_progress.worker.definitions import DefinitionSet
+from loyalty_progress.worker.rules import BatchContext
+
+log = logging.getLogger(__name__)
+
+EXPIRY_CHUNK: Final = 500
+_FACTS: Final = frozenset({"opted_in", "opted_out", "joined_group", "left_group"})
+
+
+class CatalogCache:
+    """One `Catalog` per definitions revision (rebuilt only when the set changes)."""
+
+    def __init__(self) -> None:
+        self._challenges: object = None
+        self._catalog = Catalog(())
+
+    def get(self, definitions: DefinitionSet) -> Catalog:
+        if definitions.challenges is not self._challenges:
+            self._catalog = Catalog(definitions.challenges)
+            self._challenges = definitions.challenges
+        return self._catalog
+
+
+def _sources(item: ChallengeInput) -> list[tuple[Source, datetime]]:
+    if isinstance(item, ReceiptTransition):
+        found: list[tuple[Source, datetime]] = [(item.after, item.after.occurred_at)]
+        if item.before is not None:
+            found.append((item.before, item.before.occurred_at))
+        return found
+    return [(item, item.occurred_at)]
+
+
+def _relevant(item: ChallengeInput, club: str, catalog: Catalog) -> bool:
+    """Some challenge of the club has a trigger the input feeds (or reverses), near its
+    window: anything else would be a no-op for the engine."""
+    definitions = catalog.of_club(club)
+    if not definitions:
+        return False
+    return any(
+        near_window(d, at) and deltas(d, source)
+        for source, at in _sources(item)
+        for d in definitions
+    )
+
+
+def challenge_inputs(batch: BatchContext, catalog: Catalog) -> list[ChallengeInput]:
+    """The batch's inputs for the engine, in entry order, without the irrelevant ones."""
+    transitions = {t.event.event_id: t for t in batch.transitions}
+    inputs: list[ChallengeInput] = []
+    for event in batch.events:
+        item: ChallengeInput
+        if isinstance(event, ReceiptEvent):
+            transition = transitions.get(event.event_id)
+            if transition is None:
+                continue  # stale or repeated status: the lifecycle applied nothing
+            item = transition
+        elif isinstance(event, MemberEvent) and event.kind in _FACTS:
+            inputs.append(event)
+            continue
+        else:
+            item = event
+        if _relevant(item, event.club, catalog):
+            inputs.append(item)
+    return inputs
+
+
+class ChallengeRule:
+    """Counter challenges inside the batch transaction (a `BatchRule`)."""
+
+    name = "counter-challenges"
+
+    def __init__(self) -> None:
+        self._catalogs = CatalogCache()
+
+    async def apply(self, conn: AsyncConnection, batch: BatchContext) -> Sequence[OutputMessage]:
+        catalog = self._catalogs.get(batch.definitions)
+        inputs = challenge_inputs(batch, catalog)
+        if not inputs:
+            return []
+        state = await store.load_state(conn, inputs, catalog)
+        outcome = apply_challenges(state, inputs, catalog, batch.now)
+        await store.save_outcome(conn, outcome, catalog)
+        return [*outcome.notifications, *outcome.rewards]
+
+
+class ChallengeExpiryRule:
+    """`challenge_expired` for occurrences that ended unfinished (a `TimeRule`).
+
+    `grace` holds expiry back after `ends_at` (late approvals dated inside the occurrence
+    still count whenever they arrive; the grace only delays telling members)."""
+
+    name = "challenge-expiry"
+
+    def __init__(self, grace: timedelta = timedelta(0), chunk: int = EXPIRY_CHUNK) -> None:
+        self.grace, self.chunk = grace, chunk
+        self._catalogs = CatalogCache()
+
+    async def tick(
+        self, engine: AsyncEngine, definitions: DefinitionSet, now: datetime
+    ) -> list[int]:
+        catalog = self._catalogs.get(definitions)
+        challenges = sorted((d.club, d.code) for d in definitions.challenges)
+        if not challenges:
+            return []
+        written: list[int] = []
+        cursor = store.CURSOR_START
+        while True:
+            async with engine.begin() as conn:
+                rows = await store.lock_due_progress(
+                    conn, challenges, now - self.grace, cursor, self.chunk
+                )
+                if not rows:
+                    break
+                cursor = store.cursor_of(rows[-1])
+                group_keys = [(r.club, r.subject_id) for r in rows if r.subject_kind == "group"]
+                groups = await store.load_groups(conn, group_keys)
+                outcome = expire_occurrences(rows, catalog, now, groups, self.grace)
+                await store.save_progress(conn, outcome.progress.values(), catalog)
+                written += await add_messages(conn, outcome.notifications)
+            if len(rows) < self.chunk:
+                break
+        if written:
+            log.info("challenge expiry wrote %d notifications", len(written))
+        return written

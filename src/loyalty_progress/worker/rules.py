@@ -1,0 +1,62 @@
+"""Extension points of the pipeline. A `BatchRule` applies the fresh events of a batch
+inside the batch transaction (after receipts and totals); a `TimeRule` produces the
+time-driven facts (`tick`). Both return outbox messages / ids; neither talks to Redis.
+
+Rules run in the order listed in `batch_rules()`; each locks its own tables in sorted key
+order, and since every batch runs the rules in the same order, lock order stays global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from loyalty_progress.contract.events import InputEvent
+from loyalty_progress.contract.outputs import OutputMessage
+from loyalty_progress.engine.receipts import ReceiptTransition
+from loyalty_progress.worker.definitions import DefinitionSet
+
+
+@dataclass(frozen=True, slots=True)
+class BatchContext:
+    events: Sequence[InputEvent]  # fresh (de-duplicated) events, in entry order
+    transitions: Sequence[ReceiptTransition]  # receipt status changes the batch applied
+    definitions: DefinitionSet
+    now: datetime
+
+
+class BatchRule(Protocol):
+    name: str
+
+    async def apply(self, conn: AsyncConnection, batch: BatchContext) -> Sequence[OutputMessage]:
+        """Load, lock, apply and save this rule's state; return the messages it caused."""
+        ...
+
+
+class TimeRule(Protocol):
+    name: str
+
+    async def tick(
+        self, engine: AsyncEngine, definitions: DefinitionSet, now: datetime
+    ) -> list[int]:
+        """Produce the facts due by `now` in its own transactions (safe with any number of
+        replicas running it at once); return the outbox ids written."""
+        ...
+
+
+def batch_rules() -> list[BatchRule]:
+    from loyalty_progress.worker.attendance import AttendanceRule
+    from loyalty_progress.worker.challenges import ChallengeRule
+
+    return [AttendanceRule(), ChallengeRule()]
+
+
+def time_rules() -> list[TimeRule]:
+    from loyalty_progress.worker.attendance import AttendanceTimeRule
+    from loyalty_progress.worker.challenges import ChallengeExpiryRule
+
+    return [AttendanceTimeRule(), ChallengeExpiryRule()]

@@ -1,0 +1,116 @@
+"""Fixtures: real services once per session; each test gets its own database (cloned from
+a migrated template) and its own stream prefix, so tests never see each other's data."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from loyalty_progress.config import Settings
+from loyalty_progress.store import migrate
+from loyalty_progress.store.database import create_engine
+from tests.services import test_services
+
+RUN_ID = uuid.uuid4().hex[:8]
+_counter = itertools.count()
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> Iterator[tuple[str, str]]:
+    with test_services() as urls:
+        yield urls
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def template_database(service_urls: tuple[str, str]) -> AsyncIterator[str]:
+    admin_url = service_urls[0]
+    name = f"lp_{RUN_ID}_template"
+    admin = await asyncpg.connect(_asyncpg_dsn(admin_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        engine = create_engine(_with_database(admin_url, name), pool_size=1)
+        await migrate.upgrade(engine)
+        await engine.dispose()
+        yield name
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_url(service_urls: tuple[str, str], template_database: str) -> AsyncIterator[str]:
+    admin_url = service_urls[0]
+    name = f"lp_{RUN_ID}_{next(_counter)}"
+    admin = await asyncpg.connect(_asyncpg_dsn(admin_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    finally:
+        await admin.close()
+    yield _with_database(admin_url, name)
+    admin = await asyncpg.connect(_asyncpg_dsn(admin_url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def stream_prefix() -> str:
+    return f"t{RUN_ID}{next(_counter)}"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def redis(service_urls: tuple[str, str], stream_prefix: str) -> AsyncIterator[Redis]:
+    client: Redis = Redis.from_url(service_urls[1])
+    yield client
+    keys = [k async for k in client.scan_iter(match=f"{stream_prefix}.*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture
+def settings(database_url: str, service_urls: tuple[str, str], stream_prefix: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=service_urls[1],
+        stream_prefix=stream_prefix,
+        consumer_name=f"test-{uuid.uuid4().hex[:6]}",
+        batch_size=100,
+        poll_ms=20,
+        claim_idle_ms=1000,
+        max_deliveries=3,
+        outbox_sweep_ms=200,
+        http_host="127.0.0.1",
+        http_port=0,
+        migrate_on_start=False,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings, serve_http: bool = False) -> AsyncIterator[object]:
+    from loyalty_progress.worker.app import Worker
+
+    worker = Worker(settings, serve_http=serve_http)
+    await asyncio.wait_for(worker.start(), timeout=30)
+    try:
+        yield worker
+    finally:
+        await asyncio.wait_for(worker.stop(), timeout=30)

@@ -1,0 +1,123 @@
+"""Limited challenges (`max_winners`), locked challenges (`requires`) and group milestones."""
+
+from __future__ import annotations
+
+import pytest
+
+from loyalty_progress.engine.challenges import (
+    ChallengeState,
+    apply_challenges,
+    is_locked,
+    progress_view,
+)
+from tests.unit.test_challenge_support import (
+    CLUB,
+    Driver,
+    at,
+    challenge,
+    points,
+    receipt,
+    triggers,
+)
+
+LIMITED = challenge(max_winners=2)
+PARENT = challenge(code="parent", groups=[triggers({"type": "receipt_count", "target": 1})])
+CHILD = challenge(code="child", requires="parent", milestones=[])
+
+
+def test_only_the_first_max_winners_completers_win_and_get_the_prize() -> None:
+    driver = Driver([LIMITED])
+    for member in ("a", "b", "c"):
+        driver.feed(points(1000, at(2), member=member))
+    rows = [driver.row(m) for m in ("a", "b", "c")]
+    assert [r.winner for r in rows if r] == [True, True, False]
+    assert all(r is not None and r.completed is not None for r in rows)
+    assert sorted(r.member_id for r in driver.rewards) == ["a", "b"]
+    completed = [n for n in driver.notifications if n.type == "challenge_completed"]
+    assert [(n.member_id, n.properties["winner"]) for n in completed] == [
+        ("a", True),
+        ("b", True),
+        ("c", False),
+    ]
+    assert driver.winners == {(CLUB, "earn-1000", 0): 2}
+    assert driver.completions == {(CLUB, "earn-1000", 0): 3}
+
+
+def test_the_winner_decision_uses_the_winners_so_far_given_by_the_caller() -> None:
+    event = points(1000, at(2))
+    state = ChallengeState(winners={(CLUB, "earn-1000", 0): 1})
+    outcome = apply_challenges(state, [event], [LIMITED], at(3))
+    assert outcome.winners == {(CLUB, "earn-1000", 0): 2}
+    assert len(outcome.rewards) == 1
+    full = ChallengeState(winners={(CLUB, "earn-1000", 0): 2})
+    outcome = apply_challenges(full, [event], [LIMITED], at(3))
+    assert outcome.winners == {}
+    assert outcome.rewards == []
+    [row] = outcome.progress.values()
+    assert row.winner is False
+
+
+def test_a_limited_completion_without_loaded_winners_is_refused() -> None:
+    with pytest.raises(ValueError, match="winners"):
+        apply_challenges(ChallengeState(), [points(1000, at(2))], [LIMITED], at(3))
+
+
+def test_a_challenge_is_locked_until_its_parent_is_completed() -> None:
+    driver = Driver([PARENT, CHILD])
+    driver.feed(points(600, at(2), event_id="while-locked"))
+    record = driver.members.get((CLUB, "m1"))
+    assert is_locked(CHILD, record, at(2))
+    driver.feed(receipt("r1", when=at(3)))  # completes the parent
+    record = driver.members[(CLUB, "m1")]
+    assert record.unlocks == {"parent": at(3)}
+    assert not is_locked(CHILD, record, at(3))
+    driver.feed(points(400, at(4)))
+    view = progress_view(CHILD, driver.row(code="child"))
+    assert view.groups[0].triggers[0].value == 400
+    entry = driver.ledger[(CLUB, "child", 0, "m1", "while-locked")].entry
+    assert entry.reason == "locked"
+
+
+def test_events_after_the_parent_completion_count_even_when_processed_first() -> None:
+    driver = Driver([PARENT, CHILD])
+    driver.feed(points(1000, at(5)))  # processed while locked...
+    assert driver.row(code="child") is None
+    driver.feed(receipt("r1", when=at(3)))  # ...but the parent was completed before it
+    row = driver.row(code="child")
+    assert row is not None
+    assert row.completed is not None
+    completed = [
+        n.properties["challenge_code"]
+        for n in driver.notifications
+        if n.type == "challenge_completed"
+    ]
+    assert completed == ["parent", "child"]
+
+
+def test_a_group_milestone_is_reached_once_with_its_own_prize() -> None:
+    definition = challenge(
+        groups=[
+            triggers({"type": "receipt_count", "target": 2}),
+            {"operator": "AND", "triggers": [{"id": 2, "type": "earned_points", "target": 500}]},
+        ],
+        milestones=[
+            {
+                "code": "shopper",
+                "reached_when": {"group": 1},
+                "prizes": [{"type": "points", "value": 50}],
+            },
+            {
+                "code": "done",
+                "reached_when": "challenge",
+                "prizes": [{"type": "reward", "reward_id": 7}],
+            },
+        ],
+    )
+    driver = Driver([definition])
+    driver.feed(receipt("r1"), receipt("r2", event_id="second"), receipt("r3"))
+    assert driver.types() == ["milestone_reached", "reward_issued"]
+    assert driver.notifications[0].caused_by == ("second",)
+    assert driver.rewards[0].prize.value == 50
+    driver.feed(points(500, at(3)))
+    assert driver.types()[2:] == ["challenge_completed", "reward_issued"]
+    assert driver.rewards[1].prize.reward_id == 7

@@ -1,0 +1,67 @@
+"""Deployment files are valid: Kubernetes manifests against the API schemas, the KEDA
+scaler against what its redis-streams trigger needs, compose against its own rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+
+
+def _documents() -> list[tuple[str, dict[str, Any]]]:
+    docs = []
+    for path in MANIFESTS:
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                docs.append((f"{path.name}:{doc['kind']}", doc))
+    return docs
+
+
+DOCS = _documents()
+BUILT_IN = [(name, doc) for name, doc in DOCS if not doc["apiVersion"].startswith("keda.sh/")]
+
+
+@pytest.mark.parametrize(("name", "doc"), BUILT_IN, ids=[n for n, _ in BUILT_IN])
+def test_manifest_validates_against_the_kubernetes_schema(name: str, doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, "1.30", strict=True)
+
+
+def test_worker_probes_and_grace_period_fit_the_worker() -> None:
+    deployment = next(d for _, d in DOCS if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    worker = pod["containers"][0]
+    assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert worker["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert pod["terminationGracePeriodSeconds"] > 15  # FastStream drains for up to 15 s
+    env = {e["name"] for e in worker["env"]}
+    assert "LOYALTY_CONSUMER_NAME" in env
+
+
+def test_keda_scales_the_worker_on_the_consumer_group_lag() -> None:
+    scaled = next(d for _, d in DOCS if d["kind"] == "ScaledObject")
+    deployment = next(d for _, d in DOCS if d["kind"] == "Deployment")
+    config = next(d for _, d in DOCS if d["kind"] == "ConfigMap")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    for trigger in scaled["spec"]["triggers"]:
+        meta = trigger["metadata"]
+        assert trigger["type"] == "redis-streams"
+        assert meta["consumerGroup"] == config["data"]["LOYALTY_CONSUMER_GROUP"]
+        assert meta["stream"].startswith(config["data"]["LOYALTY_STREAM_PREFIX"] + ".")
+        assert ("lagCount" in meta) or ("pendingEntriesCount" in meta)
+        assert meta["addressFromEnv"] in config["data"]
+
+
+def test_compose_runs_migration_before_two_workers() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"redis", "postgres", "migrate", "worker"} <= set(services)
+    assert services["migrate"]["command"] == ["migrate"]
+    worker = services["worker"]
+    assert worker["deploy"]["replicas"] == 2
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
