@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import signal
 import sys
@@ -165,6 +166,12 @@ def _needs_database(settings: Settings) -> bool:
     return False
 
 
+# Commands that live beside their feature. Each module has `register(commands)`, which adds
+# its sub-parser with `set_defaults(handler=...)`; the handler takes (args, settings) and
+# returns the exit code.
+FEATURE_COMMANDS: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="loyalty-progress", description="Loyalty challenge progress from Redis Streams."
@@ -183,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     definition_commands.add_parser("list", help="the definitions in force")
     tick = commands.add_parser("tick", help="run the time-driven transitions once")
     tick.add_argument("--at", type=_timestamp, help="as of this RFC 3339 instant (default: now)")
+    for module in FEATURE_COMMANDS:
+        importlib.import_module(module).register(commands)
     return parser
 
 
@@ -194,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(args, settings))
     if args.command == "run":
         return cmd_run(settings)
     if args.command == "migrate":
