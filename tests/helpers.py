@@ -80,7 +80,13 @@ async def drained(redis: Redis, settings: Settings) -> bool:
             continue
         groups = {g["name"].decode(): g for g in await redis.xinfo_groups(name)}
         group = groups.get(settings.consumer_group)
-        if group is None or group["pending"] or group.get("lag", 1):
+        if group is None or group["pending"]:
+            return False
+        if "lag" in group:
+            if group["lag"]:
+                return False
+        # Redis < 7 has no `lag`: compare the group's position with the stream's end.
+        elif group["last-delivered-id"] != (await redis.xinfo_stream(name))["last-generated-id"]:
             return False
     return True
 

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_progress.engine.receipts import ReceiptState
 from loyalty_progress.engine.totals import TOTAL_COLUMNS, TotalsDelta
+from loyalty_progress.store.jsonrows import rows_param, rows_source
 
 _ITEM_SEPARATOR: Final = "\x1f"
+_NO_GAUGE: Final = (None, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +30,21 @@ class EventRow:
 
 
 _RECORD_EVENTS = text(
-    """
+    f"""
     INSERT INTO processed_events (stream, event_id, club, member_id, occurred_at, body)
     SELECT :stream, e.event_id, e.club, e.member_id, e.occurred_at, e.body
-    FROM unnest(CAST(:event_ids AS text[]), CAST(:clubs AS text[]), CAST(:members AS text[]),
-                CAST(:occurred AS timestamptz[]), CAST(:bodies AS bytea[]))
-         AS e(event_id, club, member_id, occurred_at, body)
+    FROM {
+        rows_source(
+            "rows",
+            [
+                ("event_id", "text"),
+                ("club", "text"),
+                ("member_id", "text"),
+                ("occurred_at", "timestamptz"),
+                ("body", "bytea"),
+            ],
+        )
+    } AS e
     ORDER BY e.event_id
     ON CONFLICT DO NOTHING
     RETURNING event_id
@@ -49,11 +60,9 @@ async def record_events(conn: AsyncConnection, stream: str, rows: Sequence[Event
         _RECORD_EVENTS,
         {
             "stream": stream,
-            "event_ids": [r.event_id for r in rows],
-            "clubs": [r.club for r in rows],
-            "members": [r.member_id for r in rows],
-            "occurred": [r.occurred_at for r in rows],
-            "bodies": [r.body for r in rows],
+            "rows": rows_param(
+                (r.event_id, r.club, r.member_id, r.occurred_at, r.body) for r in rows
+            ),
         },
     )
     return {row[0] for row in result}
@@ -103,16 +112,27 @@ async def lock_receipts(
 
 
 _SAVE_RECEIPTS = text(
-    """
+    f"""
     UPDATE receipts AS r
     SET member_id = u.member_id, status = u.status, amount = u.amount, store_id = u.store_id,
         items = string_to_array(u.items, chr(31)), occurred_at = u.occurred_at,
         event_id = u.event_id, updated_at = now()
-    FROM unnest(CAST(:clubs AS text[]), CAST(:ids AS text[]), CAST(:members AS text[]),
-                CAST(:statuses AS text[]), CAST(:amounts AS numeric[]), CAST(:stores AS text[]),
-                CAST(:items AS text[]), CAST(:occurred AS timestamptz[]),
-                CAST(:events AS text[]))
-         AS u(club, receipt_id, member_id, status, amount, store_id, items, occurred_at, event_id)
+    FROM {
+        rows_source(
+            "rows",
+            [
+                ("club", "text"),
+                ("receipt_id", "text"),
+                ("member_id", "text"),
+                ("status", "text"),
+                ("amount", "numeric"),
+                ("store_id", "text"),
+                ("items", "text"),
+                ("occurred_at", "timestamptz"),
+                ("event_id", "text"),
+            ],
+        )
+    } AS u
     WHERE r.club = u.club AND r.receipt_id = u.receipt_id
     """
 )
@@ -125,29 +145,34 @@ async def save_receipts(conn: AsyncConnection, states: Iterable[ReceiptState]) -
     await conn.execute(
         _SAVE_RECEIPTS,
         {
-            "clubs": [s.club for s in rows],
-            "ids": [s.receipt_id for s in rows],
-            "members": [s.member_id for s in rows],
-            "statuses": [s.status for s in rows],
-            "amounts": [s.amount for s in rows],
-            "stores": [s.store_id for s in rows],
-            "items": [_ITEM_SEPARATOR.join(s.items) for s in rows],
-            "occurred": [s.occurred_at for s in rows],
-            "events": [s.event_id for s in rows],
+            "rows": rows_param(
+                (
+                    s.club,
+                    s.receipt_id,
+                    s.member_id,
+                    s.status,
+                    s.amount,
+                    s.store_id,
+                    _ITEM_SEPARATOR.join(s.items),
+                    s.occurred_at,
+                    s.event_id,
+                )
+                for s in rows
+            )
         },
     )
 
 
 def _totals_statement() -> Any:
-    casts = {c: "numeric" if c.endswith("value") else "bigint" for c in TOTAL_COLUMNS}
-    arrays = ", ".join(f"CAST(:{c} AS {casts[c]}[])" for c in TOTAL_COLUMNS)
+    columns = [("club", "text"), ("member_id", "text"), ("day", "date")] + [
+        (c, "numeric" if c.endswith("value") else "bigint") for c in TOTAL_COLUMNS
+    ]
     names = ", ".join(TOTAL_COLUMNS)
     updates = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in TOTAL_COLUMNS)
     return text(
         f"""
         INSERT INTO member_daily_totals AS t (club, member_id, day, {names})
-        SELECT * FROM unnest(CAST(:clubs AS text[]), CAST(:members AS text[]),
-                             CAST(:days AS date[]), {arrays}) AS d(club, member_id, day, {names})
+        SELECT * FROM {rows_source("rows", columns)} AS d
         ORDER BY 1, 2, 3
         ON CONFLICT (club, member_id, day) DO UPDATE SET {updates}
         """
@@ -157,10 +182,20 @@ def _totals_statement() -> Any:
 _ADD_TOTALS = _totals_statement()
 
 _ADD_STORE_DAYS = text(
-    """
+    f"""
     INSERT INTO member_store_days AS t (club, member_id, day, store_id, receipts_approved)
-    SELECT * FROM unnest(CAST(:clubs AS text[]), CAST(:members AS text[]), CAST(:days AS date[]),
-                         CAST(:stores AS text[]), CAST(:counts AS integer[]))
+    SELECT * FROM {
+        rows_source(
+            "rows",
+            [
+                ("club", "text"),
+                ("member_id", "text"),
+                ("day", "date"),
+                ("store_id", "text"),
+                ("receipts_approved", "integer"),
+            ],
+        )
+    } AS d
     ORDER BY 1, 2, 3, 4
     ON CONFLICT (club, member_id, day, store_id)
     DO UPDATE SET receipts_approved = t.receipts_approved + EXCLUDED.receipts_approved
@@ -169,13 +204,24 @@ _ADD_STORE_DAYS = text(
 
 # Both gauges in one statement (one lock per member row); each keeps its latest value.
 _SET_GAUGES = text(
-    """
+    f"""
     INSERT INTO member_gauges AS g
         (club, member_id, balance, balance_at, balance_event, tier, tier_at, tier_event)
-    SELECT * FROM unnest(CAST(:clubs AS text[]), CAST(:members AS text[]),
-                         CAST(:balances AS bigint[]), CAST(:balance_at AS timestamptz[]),
-                         CAST(:balance_events AS text[]), CAST(:tiers AS integer[]),
-                         CAST(:tier_at AS timestamptz[]), CAST(:tier_events AS text[]))
+    SELECT * FROM {
+        rows_source(
+            "rows",
+            [
+                ("club", "text"),
+                ("member_id", "text"),
+                ("balance", "bigint"),
+                ("balance_at", "timestamptz"),
+                ("balance_event", "text"),
+                ("tier", "integer"),
+                ("tier_at", "timestamptz"),
+                ("tier_event", "text"),
+            ],
+        )
+    } AS d
     ORDER BY 1, 2
     ON CONFLICT (club, member_id) DO UPDATE SET
         (balance, balance_at, balance_event) = (
@@ -198,44 +244,35 @@ _SET_GAUGES = text(
 
 async def save_totals(conn: AsyncConnection, delta: TotalsDelta) -> None:
     if delta.days:
-        keys = sorted(delta.days)
-        params: dict[str, list[Any]] = {
-            "clubs": [k[0] for k in keys],
-            "members": [k[1] for k in keys],
-            "days": [k[2] for k in keys],
-        }
-        for column in TOTAL_COLUMNS:
-            params[column] = [getattr(delta.days[k], column) for k in keys]
-        await conn.execute(_ADD_TOTALS, params)
+        days = delta.days
+        await conn.execute(
+            _ADD_TOTALS,
+            {
+                "rows": rows_param(
+                    (*key, *(getattr(days[key], c) for c in TOTAL_COLUMNS)) for key in sorted(days)
+                )
+            },
+        )
     store_keys = sorted(k for k, v in delta.store_receipts.items() if v != 0)
     if store_keys:
         await conn.execute(
             _ADD_STORE_DAYS,
-            {
-                "clubs": [k[0] for k in store_keys],
-                "members": [k[1] for k in store_keys],
-                "days": [k[2] for k in store_keys],
-                "stores": [k[3] for k in store_keys],
-                "counts": [delta.store_receipts[k] for k in store_keys],
-            },
+            {"rows": rows_param((*k, delta.store_receipts[k]) for k in store_keys)},
         )
     members = sorted(delta.balances.keys() | delta.tiers.keys())
     if members:
-        balances = [delta.balances.get(m) for m in members]
-        tiers = [delta.tiers.get(m) for m in members]
-        await conn.execute(
-            _SET_GAUGES,
-            {
-                "clubs": [m[0] for m in members],
-                "members": [m[1] for m in members],
-                "balances": [g.value if g else None for g in balances],
-                "balance_at": [g.at if g else None for g in balances],
-                "balance_events": [g.event_id if g else None for g in balances],
-                "tiers": [g.value if g else None for g in tiers],
-                "tier_at": [g.at if g else None for g in tiers],
-                "tier_events": [g.event_id if g else None for g in tiers],
-            },
-        )
+        rows = []
+        for member in members:
+            balance = delta.balances.get(member)
+            tier = delta.tiers.get(member)
+            rows.append(
+                (
+                    *member,
+                    *((balance.value, balance.at, balance.event_id) if balance else _NO_GAUGE),
+                    *((tier.value, tier.at, tier.event_id) if tier else _NO_GAUGE),
+                )
+            )
+        await conn.execute(_SET_GAUGES, {"rows": rows_param(rows)})
 
 
 __all__ = [

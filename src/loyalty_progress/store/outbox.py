@@ -17,6 +17,7 @@ from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_progress.contract.outputs import OutputMessage, encode, message_id, output_stream
+from loyalty_progress.store.jsonrows import rows_param, rows_source
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +29,18 @@ class OutboxRow:
 
 
 _INSERT = text(
-    """
+    f"""
     INSERT INTO outbox (message_id, stream, payload)
-    SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:streams AS text[]),
-                         CAST(:payloads AS bytea[]))
+    SELECT * FROM {
+        rows_source(
+            "rows",
+            [
+                ("message_id", "text"),
+                ("stream", "text"),
+                ("payload", "bytea"),
+            ],
+        )
+    } AS m
     ORDER BY 1
     ON CONFLICT (message_id) DO NOTHING
     RETURNING id
@@ -47,11 +56,7 @@ async def add_messages(conn: AsyncConnection, messages: Sequence[OutputMessage])
     ids = sorted(unique)
     result = await conn.execute(
         _INSERT,
-        {
-            "ids": ids,
-            "streams": [output_stream(unique[i]).value for i in ids],
-            "payloads": [encode(unique[i]) for i in ids],
-        },
+        {"rows": rows_param((i, output_stream(unique[i]).value, encode(unique[i])) for i in ids)},
     )
     return [row[0] for row in result]
 
