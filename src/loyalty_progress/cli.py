@@ -169,7 +169,9 @@ def _needs_database(settings: Settings) -> bool:
 # Commands that live beside their feature. Each module has `register(commands)`, which adds
 # its sub-parser with `set_defaults(handler=...)`; the handler takes (args, settings) and
 # returns the exit code.
-FEATURE_COMMANDS: tuple[str, ...] = ()
+FEATURE_COMMANDS: tuple[str, ...] = (
+    "loyalty_progress.apidocs",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,142 @@
+"""`/readyz` follows PostgreSQL: 503 while it is down, 200 once it is back, and the entries
+the worker took during the outage stay pending with it and are applied after recovery.
+
+Readiness is read over real HTTP from the worker's own port. The server that goes down is
+a private one (`PrivatePostgres`, on a free loopback port): the machine's shared
+PostgreSQL is never stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+
+from loyalty_progress.config import Settings
+from loyalty_progress.store import migrate
+from loyalty_progress.store.database import create_engine
+from tests.conftest import running_worker
+from tests.faults.support import (
+    CLUB,
+    Oracle,
+    PrivatePostgres,
+    consumer_pending,
+    group_pending,
+    mismatches,
+    processed_count,
+)
+from tests.helpers import drained, http_get, publish, read_stream, wait_until
+
+pytestmark = pytest.mark.timeout(150)
+
+_ids = itertools.count()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def private_postgres() -> AsyncIterator[PrivatePostgres]:
+    server = PrivatePostgres()
+    try:
+        await asyncio.wait_for(asyncio.to_thread(server.init), timeout=60)
+        await asyncio.wait_for(asyncio.to_thread(server.start), timeout=45)
+        engine = create_engine(server.url, pool_size=1)
+        try:
+            await asyncio.wait_for(migrate.upgrade(engine), timeout=30)
+        finally:
+            await engine.dispose()
+        yield server
+    finally:
+        await asyncio.to_thread(server.cleanup)
+
+
+def _events(count: int) -> list[tuple[str, dict[str, Any]]]:
+    """Points events and pending-then-approved receipts over a few members."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for _ in range(count):
+        n = next(_ids)
+        base = {
+            "event_id": f"ready-{n}",
+            "club": CLUB,
+            "member_id": f"m{n % 4}",
+            "occurred_at": "2026-11-10T12:00:00+01:00",
+        }
+        if n % 3:
+            out.append(("points", {**base, "kind": "earned", "amount": n % 50 + 1}))
+            continue
+        for status in ("pending", "approved"):
+            out.append(
+                (
+                    "receipts",
+                    {
+                        **base,
+                        "event_id": f"ready-{n}-{status}",
+                        "receipt_id": f"r-{n}",
+                        "status": status,
+                        "amount": "20.25",
+                        "store_id": f"s{n % 3}",
+                    },
+                )
+            )
+    return out
+
+
+async def _publish(
+    redis: Redis, settings: Settings, oracle: Oracle, events: list[tuple[str, dict[str, Any]]]
+) -> None:
+    for stream, body in events:
+        oracle.add(stream, body)
+        await publish(redis, settings, stream, body)
+
+
+def _readiness(worker: Any, ready: bool) -> Any:
+    async def check() -> bool:
+        status, body = await http_get(worker, "/readyz")
+        return (status, body["ready"], body["database"]) == (
+            (200, True, True) if ready else (503, False, False)
+        )
+
+    return check
+
+
+async def test_readyz_follows_postgres_and_pending_entries_survive_the_outage(
+    redis: Redis, settings: Settings, private_postgres: PrivatePostgres
+) -> None:
+    settings = replace(settings, database_url=private_postgres.url, db_pool_size=4)
+    oracle = Oracle()
+    async with running_worker(settings, serve_http=True) as worker:
+        await wait_until(_readiness(worker, True), timeout=15, what="/readyz 200 at start")
+        await _publish(redis, settings, oracle, _events(30))
+        await wait_until(lambda: drained(redis, settings), timeout=30, what="first events")
+
+        await asyncio.wait_for(asyncio.to_thread(private_postgres.stop, "fast"), 45)
+        await wait_until(_readiness(worker, False), timeout=15, what="/readyz 503 while down")
+        await _publish(redis, settings, oracle, _events(30))
+
+        async def held_by_worker() -> bool:
+            return await consumer_pending(redis, settings, settings.consumer_name) > 0
+
+        await wait_until(held_by_worker, timeout=15, what="entries pending with the worker")
+        assert await _readiness(worker, False)(), "/readyz turned ready with PostgreSQL down"
+
+        await asyncio.wait_for(asyncio.to_thread(private_postgres.start), 45)
+        await wait_until(_readiness(worker, True), timeout=30, what="/readyz 200 after restart")
+        await wait_until(lambda: drained(redis, settings), timeout=40, what="drained after")
+
+        engine = worker.engine  # type: ignore[attr-defined]
+        applied = await processed_count(engine)
+        wrong = await mismatches(engine, oracle)
+        status, totals = await http_get(worker, "/v1/members/m0/totals")
+
+    expected_m0 = oracle.members["m0"].totals()
+    assert applied == len(oracle.event_ids)
+    assert wrong == {}
+    assert status == 200
+    assert totals["points_earned"] == expected_m0["points_earned"]
+    assert Decimal(str(totals["receipt_value"])) == expected_m0["receipt_value"]
+    assert await group_pending(redis, settings) == 0
+    assert await read_stream(redis, settings, "deadletter") == []
