@@ -43,22 +43,43 @@ _INSERT = text(
     } AS m
     ORDER BY 1
     ON CONFLICT (message_id) DO NOTHING
-    RETURNING id
+    RETURNING id, message_id, created_at
     """
 )
 
 
 async def add_messages(conn: AsyncConnection, messages: Sequence[OutputMessage]) -> list[int]:
     """Write messages; returns the ids of rows that are new (a repeated fact adds none)."""
+    return [row.id for row in await add_message_rows(conn, messages)]
+
+
+async def add_message_rows(
+    conn: AsyncConnection, messages: Sequence[OutputMessage]
+) -> list[OutboxRow]:
+    """`add_messages`, returning the new rows themselves, so that the relay can publish
+    them without reading their payloads back."""
     if not messages:
         return []
-    unique = {message_id(m): m for m in messages}
-    ids = sorted(unique)
-    result = await conn.execute(
-        _INSERT,
-        {"rows": rows_param((i, output_stream(unique[i]).value, encode(unique[i])) for i in ids)},
-    )
-    return [row[0] for row in result]
+    encoded = {message_id(m): (output_stream(m).value, encode(m)) for m in messages}
+    ids = sorted(encoded)
+    result = await conn.execute(_INSERT, {"rows": rows_param((i, *encoded[i]) for i in ids)})
+    return [OutboxRow(row.id, *encoded[row.message_id], row.created_at) for row in result]
+
+
+_MARK_IDS = text(
+    """
+    UPDATE outbox SET published_at = now()
+    WHERE id = ANY(CAST(:ids AS bigint[])) AND published_at IS NULL
+    RETURNING id
+    """
+)
+
+
+async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> set[int]:
+    """Mark the given rows published (inside the caller's transaction); returns the ids
+    that were still unpublished, i.e. the ones this caller must publish."""
+    result = await conn.execute(_MARK_IDS, {"ids": list(ids)})
+    return {row[0] for row in result}
 
 
 _CLAIM_IDS = text(

@@ -27,6 +27,7 @@ from loyalty_progress.worker.claimer import Claimer
 from loyalty_progress.worker.definitions import DefinitionsCache
 from loyalty_progress.worker.groups import ensure_groups
 from loyalty_progress.worker.health import Health
+from loyalty_progress.worker.lanes import StreamLane
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.probe import run_probe
 from loyalty_progress.worker.relay import OutboxRelay
@@ -123,6 +124,7 @@ class Worker:
         quiet.setLevel(logging.WARNING)
         self.broker = RedisBroker(settings.redis_url, apply_types=False, logger=quiet)
         self.app = FastStream(self.broker, logger=quiet)
+        self._lanes: list[StreamLane] = []
         for stream in InputStream:
             self._subscribe(stream)
         self._serve_http = serve_http
@@ -142,11 +144,18 @@ class Worker:
         subscriber(self._handler(stream))
 
     def _handler(self, stream: InputStream) -> Callable[..., Awaitable[None]]:
-        async def handle(*entries: Entry) -> None:
+        lane = StreamLane(stream.value, self.settings.batches_in_flight)
+        self._lanes.append(lane)
+
+        async def apply(entries: tuple[Entry, ...], on_locked: Callable[[], None]) -> None:
             try:
-                await self.pipeline.handle(stream, entries)
+                await self.pipeline.handle(stream, entries, on_locked=on_locked)
             except ShuttingDown:
                 log.info("stopping: %d entries of %s left pending", len(entries), stream.value)
+
+        async def handle(*entries: Entry) -> None:
+            # Returns once the batch has started, so FastStream reads the next one meanwhile.
+            await lane.submit(lambda on_locked: apply(entries, on_locked))
 
         handle.__name__ = f"apply_{stream.value}"
         return handle
@@ -252,6 +261,8 @@ class Worker:
         self.stopping.set()
         self.health.groups_joined = False
         await self.broker.stop()
+        for lane in self._lanes:
+            await lane.drain()
         if self._http is not None:
             self._http.should_exit = True
         for task in self._tasks:

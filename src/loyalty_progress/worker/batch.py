@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +13,7 @@ from loyalty_progress.contract.events import InputEvent, InputStream, ReceiptEve
 from loyalty_progress.contract.outputs import DeadLetter, OutputMessage
 from loyalty_progress.engine.batch import apply_batch, receipt_keys
 from loyalty_progress.store import batch as store
-from loyalty_progress.store.outbox import add_messages
+from loyalty_progress.store.outbox import OutboxRow, add_message_rows
 from loyalty_progress.worker.definitions import DefinitionSet
 from loyalty_progress.worker.rules import BatchContext, BatchRule
 
@@ -30,8 +30,12 @@ class BatchResult:
     applied: int
     duplicates: int
     dead_lettered: int
-    outbox_ids: list[int]
+    outbox_rows: list[OutboxRow]
     applied_types: dict[str, int]
+
+    @property
+    def outbox_ids(self) -> list[int]:
+        return [row.id for row in self.outbox_rows]
 
 
 async def commit_batch(
@@ -42,7 +46,10 @@ async def commit_batch(
     now: datetime,
     definitions: DefinitionSet | None = None,
     rules: Sequence[BatchRule] = (),
+    on_locked: Callable[[], None] | None = None,
 ) -> BatchResult:
+    """`on_locked` is called once the batch holds its event-id and receipt row locks (see
+    `worker.lanes`)."""
     # The same event twice in one batch: the first copy is the one that counts.
     unique: dict[str, GoodEntry] = {}
     for entry in good:
@@ -64,6 +71,8 @@ async def commit_batch(
         )
         fresh = [e.event for e in unique.values() if e.event.event_id in new_ids]
         receipts = await store.lock_receipts(conn, receipt_keys(fresh))
+        if on_locked is not None:
+            on_locked()
         outcome = apply_batch(fresh, receipts, now)
         await store.save_receipts(conn, outcome.receipts.values())
         await store.save_totals(conn, outcome.totals)
@@ -77,12 +86,12 @@ async def commit_batch(
             )
             for rule in rules:
                 messages += await rule.apply(conn, context)
-        outbox_ids = await add_messages(conn, messages)
+        outbox_rows = await add_message_rows(conn, messages)
     return BatchResult(
         applied=len(fresh),
         duplicates=len(good) - len(fresh),
         dead_lettered=len(dead_letters),
-        outbox_ids=outbox_ids,
+        outbox_rows=outbox_rows,
         applied_types=dict(Counter(event_type(e) for e in fresh)),
     )
 

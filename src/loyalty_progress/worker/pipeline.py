@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -28,7 +28,7 @@ from loyalty_progress.contract.events import (
 )
 from loyalty_progress.contract.outputs import DeadLetter
 from loyalty_progress.observability.metrics import Metrics, reason_class
-from loyalty_progress.store.outbox import add_messages
+from loyalty_progress.store.outbox import OutboxRow, add_messages
 from loyalty_progress.worker.batch import BatchResult, GoodEntry, commit_batch
 from loyalty_progress.worker.deadletter import FailureLog, dead_letter
 from loyalty_progress.worker.definitions import DefinitionsCache
@@ -113,13 +113,19 @@ class Pipeline:
         stream: InputStream,
         entries: Sequence[Entry],
         deliveries: Mapping[str, int] | None = None,
+        on_locked: Callable[[], None] | None = None,
     ) -> None:
-        """Apply a batch of stream entries; acks every entry whose effects are committed."""
+        """Apply a batch of stream entries; acks every entry whose effects are committed.
+        `on_locked`: see `commit_batch`."""
         if entries:
-            await self._apply(stream, entries, deliveries or {})
+            await self._apply(stream, entries, deliveries or {}, on_locked)
 
     async def _apply(
-        self, stream: InputStream, entries: Sequence[Entry], deliveries: Mapping[str, int]
+        self,
+        stream: InputStream,
+        entries: Sequence[Entry],
+        deliveries: Mapping[str, int],
+        on_locked: Callable[[], None] | None = None,
     ) -> None:
         stream_name = self._settings.stream(stream.value)
         now = self._clock.now()
@@ -150,6 +156,7 @@ class Pipeline:
                     now,
                     self._definitions.current if self._definitions else None,
                     self._rules,
+                    on_locked,
                 ),
                 self._stopping,
                 self._db_down,
@@ -164,12 +171,12 @@ class Pipeline:
                 return
             # Split to find the entry that fails; the others must not wait for it.
             middle = len(entries) // 2
-            await self._apply(stream, entries[:middle], deliveries)
-            await self._apply(stream, entries[middle:], deliveries)
+            await self._apply(stream, entries[:middle], deliveries, on_locked)
+            await self._apply(stream, entries[middle:], deliveries, on_locked)
             return
         await self._ack(stream_name, [raw_id for raw_id, _ in entries])
         self._count(result, time.perf_counter() - started, stream_name, len(entries), dead)
-        await self._publish(result.outbox_ids)
+        await self._publish_rows(result.outbox_rows)
 
     async def _isolate_failure(self, stream_name: str, entry_id: str, exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -195,6 +202,13 @@ class Pipeline:
             self._redis_up,
             f"XACK {stream_name}",
         )
+
+    async def _publish_rows(self, rows: list[OutboxRow]) -> None:
+        try:
+            await self._relay.publish_rows(rows)
+        except Exception as exc:
+            # The rows are committed: the sweep publishes them once Redis is back.
+            log.warning("outbox publish deferred to the sweep: %s", exc)
 
     async def _publish(self, outbox_ids: list[int]) -> None:
         try:
@@ -232,7 +246,7 @@ class Pipeline:
                 "applied": result.applied,
                 "duplicates": result.duplicates,
                 "dead_lettered": result.dead_lettered,
-                "outbox": len(result.outbox_ids),
+                "outbox": len(result.outbox_rows),
                 "seconds": round(seconds, 4),
             },
         )
