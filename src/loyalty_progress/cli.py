@@ -171,6 +171,7 @@ def _needs_database(settings: Settings) -> bool:
 # returns the exit code.
 FEATURE_COMMANDS: tuple[str, ...] = (
     "loyalty_progress.apidocs",
+    "loyalty_progress.replay.cli",
 )
 
 
