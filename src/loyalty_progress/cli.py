@@ -171,7 +171,9 @@ def _needs_database(settings: Settings) -> bool:
 # returns the exit code.
 FEATURE_COMMANDS: tuple[str, ...] = (
     "loyalty_progress.apidocs",
+    "loyalty_progress.demo",
     "loyalty_progress.replay.cli",
+    "loyalty_progress.deadletter_tools",
 )
 
 

@@ -65,3 +65,16 @@ def test_compose_runs_migration_before_two_workers() -> None:
     worker = services["worker"]
     assert worker["deploy"]["replicas"] == 2
     assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_compose_runs_the_demo_against_the_healthy_workers() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    demo, worker = services["demo"], services["worker"]
+    assert demo["command"] == ["demo"]
+    assert demo["build"] == worker["build"]
+    assert demo["depends_on"]["worker"]["condition"] == "service_healthy"
+    assert "healthcheck" in worker  # service_healthy needs one
+    # The demo talks to the very servers the workers use.
+    for name in ("LOYALTY_DATABASE_URL", "LOYALTY_REDIS_URL"):
+        assert demo["environment"][name] == worker["environment"][name]
