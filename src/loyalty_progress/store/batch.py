@@ -1,10 +1,21 @@
-"""Set-based load and save of the state one batch touches: a handful of statements per
-batch, none per event. Rows are locked in one global order (table, then key) so that
-concurrent replicas cannot deadlock."""
+"""Set-based load and save of the state one batch touches: two statements per batch, none
+per event.
+
+1. `record_and_lock`: records the event ids (duplicates drop out) and locks + loads the
+   receipts the batch touches.
+2. `save_batch`: writes receipts, daily totals, store days, gauges and the outbox rows.
+
+Each is one statement made of data-modifying CTEs: every round trip a batch waits for is
+also a turn of the event loop that the other streams' batches may be holding, so fewer
+round trips shorten the chain of batches that share rows. Within a table, rows are
+written in key order (`ORDER BY` on every insert), and every batch runs the same
+statements, so concurrent batches and replicas lock in one global order and cannot
+deadlock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -12,12 +23,16 @@ from typing import Any, Final
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from loyalty_progress.contract.outputs import OutputMessage, encode, message_id, output_stream
 from loyalty_progress.engine.receipts import ReceiptState
 from loyalty_progress.engine.totals import TOTAL_COLUMNS, TotalsDelta
 from loyalty_progress.store.jsonrows import rows_param, rows_source
+from loyalty_progress.store.outbox import OutboxRow
 
 _ITEM_SEPARATOR: Final = "\x1f"
 _NO_GAUGE: Final = (None, None, None)
+
+ReceiptKey = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,71 +44,82 @@ class EventRow:
     body: bytes
 
 
-_RECORD_EVENTS = text(
-    f"""
+_RECORD_EVENTS = f"""
     INSERT INTO processed_events (stream, event_id, club, member_id, occurred_at, body)
     SELECT :stream, e.event_id, e.club, e.member_id, e.occurred_at, e.body
     FROM {
-        rows_source(
-            "rows",
-            [
-                ("event_id", "text"),
-                ("club", "text"),
-                ("member_id", "text"),
-                ("occurred_at", "timestamptz"),
-                ("body", "bytea"),
-            ],
-        )
-    } AS e
+    rows_source(
+        "events",
+        [
+            ("event_id", "text"),
+            ("club", "text"),
+            ("member_id", "text"),
+            ("occurred_at", "timestamptz"),
+            ("body", "bytea"),
+        ],
+    )
+} AS e
     ORDER BY e.event_id
     ON CONFLICT DO NOTHING
     RETURNING event_id
-    """
-)
-
-
-async def record_events(conn: AsyncConnection, stream: str, rows: Sequence[EventRow]) -> set[str]:
-    """Insert event ids; returns the ids that are new (duplicates drop out here)."""
-    if not rows:
-        return set()
-    result = await conn.execute(
-        _RECORD_EVENTS,
-        {
-            "stream": stream,
-            "rows": rows_param(
-                (r.event_id, r.club, r.member_id, r.occurred_at, r.body) for r in rows
-            ),
-        },
-    )
-    return {row[0] for row in result}
-
+"""
 
 # ON CONFLICT DO UPDATE both creates a placeholder for an unseen receipt and row-locks an
-# existing one, returning its current state: lock + load in one round trip.
-_LOCK_RECEIPTS = text(
-    """
+# existing one, returning its current state: lock + load without a second statement.
+_LOCK_RECEIPTS = f"""
     INSERT INTO receipts (club, receipt_id)
     SELECT k.club, k.receipt_id
-    FROM unnest(CAST(:clubs AS text[]), CAST(:ids AS text[])) AS k(club, receipt_id)
+    FROM {rows_source("receipt_keys", [("club", "text"), ("receipt_id", "text")])} AS k
     ORDER BY k.club, k.receipt_id
     ON CONFLICT (club, receipt_id) DO UPDATE SET club = EXCLUDED.club
-    RETURNING club, receipt_id, member_id, status, amount, store_id, items, occurred_at, event_id
+    RETURNING club, receipt_id, member_id, status, amount, store_id, items, occurred_at,
+              event_id
+"""
+
+# One result for both: event rows carry only `new_event_id`, receipt rows the rest.
+_RECORD_AND_LOCK = text(
+    f"""
+    WITH fresh AS ({_RECORD_EVENTS}), locked AS ({_LOCK_RECEIPTS})
+    SELECT event_id AS new_event_id, NULL::text AS club, NULL::text AS receipt_id,
+           NULL::text AS member_id, NULL::text AS status, NULL::numeric AS amount,
+           NULL::text AS store_id, NULL::text[] AS items, NULL::timestamptz AS occurred_at,
+           NULL::text AS event_id
+    FROM fresh
+    UNION ALL
+    SELECT NULL, club, receipt_id, member_id, status, amount, store_id, items, occurred_at,
+           event_id
+    FROM locked
     """
 )
 
 
-async def lock_receipts(
-    conn: AsyncConnection, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], ReceiptState | None]:
-    if not keys:
-        return {}
+async def record_and_lock(
+    conn: AsyncConnection,
+    stream: str,
+    events: Sequence[EventRow],
+    receipt_keys: Sequence[ReceiptKey],
+) -> tuple[set[str], dict[ReceiptKey, ReceiptState | None]]:
+    """Insert the event ids and lock the receipts. Returns the ids that are new and each
+    receipt's stored state (None for a receipt not seen before)."""
+    if not events:
+        return set(), {}
     result = await conn.execute(
-        _LOCK_RECEIPTS, {"clubs": [k[0] for k in keys], "ids": [k[1] for k in keys]}
+        _RECORD_AND_LOCK,
+        {
+            "stream": stream,
+            "events": rows_param(
+                (e.event_id, e.club, e.member_id, e.occurred_at, e.body) for e in events
+            ),
+            "receipt_keys": rows_param(receipt_keys),
+        },
     )
-    states: dict[tuple[str, str], ReceiptState | None] = {}
+    new_ids: set[str] = set()
+    states: dict[ReceiptKey, ReceiptState | None] = {}
     for row in result:
-        key = (row.club, row.receipt_id)
-        states[key] = (
+        if row.new_event_id is not None:
+            new_ids.add(row.new_event_id)
+            continue
+        states[(row.club, row.receipt_id)] = (
             None
             if row.status is None
             else ReceiptState(
@@ -108,120 +134,86 @@ async def lock_receipts(
                 event_id=row.event_id,
             )
         )
-    return states
+    return new_ids, states
 
 
-_SAVE_RECEIPTS = text(
-    f"""
+_SAVE_RECEIPTS = f"""
     UPDATE receipts AS r
     SET member_id = u.member_id, status = u.status, amount = u.amount, store_id = u.store_id,
         items = string_to_array(u.items, chr(31)), occurred_at = u.occurred_at,
         event_id = u.event_id, updated_at = now()
     FROM {
-        rows_source(
-            "rows",
-            [
-                ("club", "text"),
-                ("receipt_id", "text"),
-                ("member_id", "text"),
-                ("status", "text"),
-                ("amount", "numeric"),
-                ("store_id", "text"),
-                ("items", "text"),
-                ("occurred_at", "timestamptz"),
-                ("event_id", "text"),
-            ],
-        )
-    } AS u
-    WHERE r.club = u.club AND r.receipt_id = u.receipt_id
-    """
-)
-
-
-async def save_receipts(conn: AsyncConnection, states: Iterable[ReceiptState]) -> None:
-    rows = sorted(states, key=lambda s: (s.club, s.receipt_id))
-    if not rows:
-        return
-    await conn.execute(
-        _SAVE_RECEIPTS,
-        {
-            "rows": rows_param(
-                (
-                    s.club,
-                    s.receipt_id,
-                    s.member_id,
-                    s.status,
-                    s.amount,
-                    s.store_id,
-                    _ITEM_SEPARATOR.join(s.items),
-                    s.occurred_at,
-                    s.event_id,
-                )
-                for s in rows
-            )
-        },
+    rows_source(
+        "receipts",
+        [
+            ("club", "text"),
+            ("receipt_id", "text"),
+            ("member_id", "text"),
+            ("status", "text"),
+            ("amount", "numeric"),
+            ("store_id", "text"),
+            ("items", "text"),
+            ("occurred_at", "timestamptz"),
+            ("event_id", "text"),
+        ],
     )
+} AS u
+    WHERE r.club = u.club AND r.receipt_id = u.receipt_id
+"""
 
 
-def _totals_statement() -> Any:
+def _add_totals_sql() -> str:
     columns = [("club", "text"), ("member_id", "text"), ("day", "date")] + [
         (c, "numeric" if c.endswith("value") else "bigint") for c in TOTAL_COLUMNS
     ]
     names = ", ".join(TOTAL_COLUMNS)
     updates = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in TOTAL_COLUMNS)
-    return text(
-        f"""
-        INSERT INTO member_daily_totals AS t (club, member_id, day, {names})
-        SELECT * FROM {rows_source("rows", columns)} AS d
-        ORDER BY 1, 2, 3
-        ON CONFLICT (club, member_id, day) DO UPDATE SET {updates}
-        """
-    )
+    return f"""
+    INSERT INTO member_daily_totals AS t (club, member_id, day, {names})
+    SELECT * FROM {rows_source("totals", columns)} AS d
+    ORDER BY 1, 2, 3
+    ON CONFLICT (club, member_id, day) DO UPDATE SET {updates}
+    """
 
 
-_ADD_TOTALS = _totals_statement()
-
-_ADD_STORE_DAYS = text(
-    f"""
+_ADD_STORE_DAYS = f"""
     INSERT INTO member_store_days AS t (club, member_id, day, store_id, receipts_approved)
     SELECT * FROM {
-        rows_source(
-            "rows",
-            [
-                ("club", "text"),
-                ("member_id", "text"),
-                ("day", "date"),
-                ("store_id", "text"),
-                ("receipts_approved", "integer"),
-            ],
-        )
-    } AS d
+    rows_source(
+        "store_days",
+        [
+            ("club", "text"),
+            ("member_id", "text"),
+            ("day", "date"),
+            ("store_id", "text"),
+            ("receipts_approved", "integer"),
+        ],
+    )
+} AS d
     ORDER BY 1, 2, 3, 4
     ON CONFLICT (club, member_id, day, store_id)
     DO UPDATE SET receipts_approved = t.receipts_approved + EXCLUDED.receipts_approved
-    """
-)
+"""
 
 # Both gauges in one statement (one lock per member row); each keeps its latest value.
-_SET_GAUGES = text(
-    f"""
+_SET_GAUGES = f"""
     INSERT INTO member_gauges AS g
         (club, member_id, balance, balance_at, balance_event, tier, tier_at, tier_event)
     SELECT * FROM {
-        rows_source(
-            "rows",
-            [
-                ("club", "text"),
-                ("member_id", "text"),
-                ("balance", "bigint"),
-                ("balance_at", "timestamptz"),
-                ("balance_event", "text"),
-                ("tier", "integer"),
-                ("tier_at", "timestamptz"),
-                ("tier_event", "text"),
-            ],
-        )
-    } AS d
+    rows_source(
+        "gauges",
+        [
+            ("club", "text"),
+            ("member_id", "text"),
+            ("balance", "bigint"),
+            ("balance_at", "timestamptz"),
+            ("balance_event", "text"),
+            ("tier", "integer"),
+            ("tier_at", "timestamptz"),
+            ("tier_event", "text"),
+        ],
+    )
+} AS d
     ORDER BY 1, 2
     ON CONFLICT (club, member_id) DO UPDATE SET
         (balance, balance_at, balance_event) = (
@@ -238,47 +230,90 @@ _SET_GAUGES = text(
             FROM (SELECT EXCLUDED.tier_at IS NOT NULL AND (g.tier_at IS NULL
                   OR (EXCLUDED.tier_at, EXCLUDED.tier_event)
                      > (g.tier_at, g.tier_event)) AS newer) AS t)
+"""
+
+_ADD_OUTBOX = f"""
+    INSERT INTO outbox (message_id, stream, payload)
+    SELECT * FROM {
+    rows_source("messages", [("message_id", "text"), ("stream", "text"), ("payload", "bytea")])
+} AS m
+    ORDER BY 1
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING id, message_id, created_at
+"""
+
+# Unreferenced data-modifying CTEs run to completion after the main statement, in the
+# same order for every batch; an empty JSON array makes a part write nothing.
+_SAVE_BATCH = text(
+    f"""
+    WITH saved_receipts AS ({_SAVE_RECEIPTS}),
+         added_totals AS ({_add_totals_sql()}),
+         added_store_days AS ({_ADD_STORE_DAYS}),
+         set_gauges AS ({_SET_GAUGES})
+    {_ADD_OUTBOX}
     """
 )
 
 
-async def save_totals(conn: AsyncConnection, delta: TotalsDelta) -> None:
-    if delta.days:
-        days = delta.days
-        await conn.execute(
-            _ADD_TOTALS,
-            {
-                "rows": rows_param(
-                    (*key, *(getattr(days[key], c) for c in TOTAL_COLUMNS)) for key in sorted(days)
-                )
-            },
+def _receipt_rows(states: Iterable[ReceiptState]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            s.club,
+            s.receipt_id,
+            s.member_id,
+            s.status,
+            s.amount,
+            s.store_id,
+            _ITEM_SEPARATOR.join(s.items),
+            s.occurred_at,
+            s.event_id,
         )
-    store_keys = sorted(k for k, v in delta.store_receipts.items() if v != 0)
-    if store_keys:
-        await conn.execute(
-            _ADD_STORE_DAYS,
-            {"rows": rows_param((*k, delta.store_receipts[k]) for k in store_keys)},
-        )
-    members = sorted(delta.balances.keys() | delta.tiers.keys())
-    if members:
-        rows = []
-        for member in members:
-            balance = delta.balances.get(member)
-            tier = delta.tiers.get(member)
-            rows.append(
-                (
-                    *member,
-                    *((balance.value, balance.at, balance.event_id) if balance else _NO_GAUGE),
-                    *((tier.value, tier.at, tier.event_id) if tier else _NO_GAUGE),
-                )
+        for s in sorted(states, key=lambda s: (s.club, s.receipt_id))
+    ]
+
+
+def _gauge_rows(delta: TotalsDelta) -> list[tuple[Any, ...]]:
+    rows = []
+    for member in sorted(delta.balances.keys() | delta.tiers.keys()):
+        balance = delta.balances.get(member)
+        tier = delta.tiers.get(member)
+        rows.append(
+            (
+                *member,
+                *((balance.value, balance.at, balance.event_id) if balance else _NO_GAUGE),
+                *((tier.value, tier.at, tier.event_id) if tier else _NO_GAUGE),
             )
-        await conn.execute(_SET_GAUGES, {"rows": rows_param(rows)})
+        )
+    return rows
 
 
-__all__ = [
-    "EventRow",
-    "lock_receipts",
-    "record_events",
-    "save_receipts",
-    "save_totals",
-]
+async def save_batch(
+    conn: AsyncConnection,
+    receipts: Iterable[ReceiptState],
+    delta: TotalsDelta,
+    messages: Sequence[OutputMessage],
+) -> list[OutboxRow]:
+    """Write the batch's state and its outbox rows; returns the outbox rows that are new
+    (a repeated fact adds none), payloads included, for the relay."""
+    days = delta.days
+    encoded: Mapping[str, tuple[str, bytes]] = {
+        message_id(m): (output_stream(m).value, encode(m)) for m in messages
+    }
+    result = await conn.execute(
+        _SAVE_BATCH,
+        {
+            "receipts": rows_param(_receipt_rows(receipts)),
+            "totals": rows_param(
+                (*key, *(getattr(days[key], c) for c in TOTAL_COLUMNS)) for key in sorted(days)
+            ),
+            "store_days": rows_param(
+                (*key, count) for key, count in sorted(delta.store_receipts.items()) if count != 0
+            ),
+            "gauges": rows_param(_gauge_rows(delta)),
+            "messages": rows_param((key, *encoded[key]) for key in sorted(encoded)),
+        },
+    )
+    return [OutboxRow(row.id, *encoded[row.message_id], row.created_at) for row in result]
+
+
+__all__ = ["EventRow", "record_and_lock", "save_batch"]

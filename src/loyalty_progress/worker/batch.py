@@ -13,7 +13,7 @@ from loyalty_progress.contract.events import InputEvent, InputStream, ReceiptEve
 from loyalty_progress.contract.outputs import DeadLetter, OutputMessage
 from loyalty_progress.engine.batch import apply_batch, receipt_keys
 from loyalty_progress.store import batch as store
-from loyalty_progress.store.outbox import OutboxRow, add_message_rows
+from loyalty_progress.store.outbox import OutboxRow
 from loyalty_progress.worker.definitions import DefinitionSet
 from loyalty_progress.worker.rules import BatchContext, BatchRule
 
@@ -54,8 +54,11 @@ async def commit_batch(
     unique: dict[str, GoodEntry] = {}
     for entry in good:
         unique.setdefault(entry.event.event_id, entry)
+    events = [e.event for e in unique.values()]
     async with engine.begin() as conn:
-        new_ids = await store.record_events(
+        # Receipts touched only by duplicates are locked too: harmless, and it keeps this
+        # to one statement before the engine runs.
+        new_ids, receipts = await store.record_and_lock(
             conn,
             stream.value,
             [
@@ -68,14 +71,12 @@ async def commit_batch(
                 )
                 for e in unique.values()
             ],
+            receipt_keys(events),
         )
-        fresh = [e.event for e in unique.values() if e.event.event_id in new_ids]
-        receipts = await store.lock_receipts(conn, receipt_keys(fresh))
         if on_locked is not None:
             on_locked()
+        fresh = [e for e in events if e.event_id in new_ids]
         outcome = apply_batch(fresh, receipts, now)
-        await store.save_receipts(conn, outcome.receipts.values())
-        await store.save_totals(conn, outcome.totals)
         messages: list[OutputMessage] = [*outcome.notifications, *outcome.rewards, *dead_letters]
         if rules and fresh:
             context = BatchContext(
@@ -86,7 +87,9 @@ async def commit_batch(
             )
             for rule in rules:
                 messages += await rule.apply(conn, context)
-        outbox_rows = await add_message_rows(conn, messages)
+        outbox_rows = await store.save_batch(
+            conn, outcome.receipts.values(), outcome.totals, messages
+        )
     return BatchResult(
         applied=len(fresh),
         duplicates=len(good) - len(fresh),
