@@ -11,17 +11,13 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from loyalty_progress.store import migrate
-from loyalty_progress.store.database import create_engine
 from tests.conftest import running_worker
 from tests.faults.support import (
     CLUB,
@@ -34,22 +30,6 @@ from tests.faults.support import (
 from tests.helpers import drained, wait_until
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def private_postgres() -> AsyncIterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    try:
-        await asyncio.wait_for(asyncio.to_thread(server.init), timeout=60)
-        await asyncio.wait_for(asyncio.to_thread(server.start), timeout=45)
-        engine = create_engine(server.url, pool_size=1)
-        try:
-            await asyncio.wait_for(migrate.upgrade(engine), timeout=30)
-        finally:
-            await engine.dispose()
-        yield server
-    finally:
-        await asyncio.to_thread(server.cleanup)
 
 
 class Producer:

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from loyalty_progress.store import migrate
-from loyalty_progress.store.database import create_engine
 from tests.conftest import running_worker
 from tests.faults.support import (
     CLUB,
@@ -36,22 +32,6 @@ from tests.helpers import drained, http_get, publish, read_stream, wait_until
 pytestmark = pytest.mark.timeout(150)
 
 _ids = itertools.count()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def private_postgres() -> AsyncIterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    try:
-        await asyncio.wait_for(asyncio.to_thread(server.init), timeout=60)
-        await asyncio.wait_for(asyncio.to_thread(server.start), timeout=45)
-        engine = create_engine(server.url, pool_size=1)
-        try:
-            await asyncio.wait_for(migrate.upgrade(engine), timeout=30)
-        finally:
-            await engine.dispose()
-        yield server
-    finally:
-        await asyncio.to_thread(server.cleanup)
 
 
 def _events(count: int) -> list[tuple[str, dict[str, Any]]]:
