@@ -58,4 +58,8 @@ def create_http_app(worker: Worker) -> Litestar:
         await metrics_app(scope, receive, send)
 
     ctx = ReadContext(worker.engine, worker.definitions, worker.clock)
-    return Litestar(route_handlers=[healthz, readyz, metrics, *read_routes(ctx)])
+    # logging_config=None: Litestar would otherwise replace the root handler (JSON lines,
+    # LOYALTY_LOG_LEVEL) with its own text format at INFO.
+    return Litestar(
+        route_handlers=[healthz, readyz, metrics, *read_routes(ctx)], logging_config=None
+    )
