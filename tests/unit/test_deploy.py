@@ -1,5 +1,7 @@
 """Deployment files are valid: Kubernetes manifests against the API schemas, the KEDA
-scaler against what its redis-streams trigger needs, compose against its own rules."""
+scaler against what its redis-streams trigger needs, compose against the Compose
+Specification (what `docker compose config` checks, without needing Docker) and its own
+rules."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from compose_spec import PyCompose
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
@@ -55,6 +58,21 @@ def test_keda_scales_the_worker_on_the_consumer_group_lag() -> None:
         assert meta["stream"].startswith(config["data"]["LOYALTY_STREAM_PREFIX"] + ".")
         assert ("lagCount" in meta) or ("pendingEntriesCount" in meta)
         assert meta["addressFromEnv"] in config["data"]
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    compose = PyCompose.from_yaml((ROOT / "docker-compose.yml").read_text())
+    compose.validate()  # raises ValueError naming the field
+    parsed: dict[str, Any] = compose.to_dict()
+    services = set(parsed["services"])
+    for name, service in parsed["services"].items():
+        assert set(service.get("depends_on") or ()) <= services, name
+
+
+def test_the_compose_check_rejects_what_compose_would() -> None:
+    broken = "services:\n  worker:\n    image: x\n    restart: sometimes\n"
+    with pytest.raises(ValueError, match="restart"):
+        PyCompose.from_yaml(broken)
 
 
 def test_compose_runs_migration_before_two_workers() -> None:
