@@ -277,6 +277,7 @@ class Worker:
         await self.broker.stop()
         for lane in self._lanes:
             await lane.drain()
+        await self.pipeline.drain_publishing()
         if self._http is not None:
             self._http.should_exit = True
         for task in self._tasks:

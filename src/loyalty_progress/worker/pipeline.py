@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, Mapping[bytes, bytes]]
 
+# Outbox publishes under way at once (each holds a PostgreSQL connection for its marking).
+PUBLISHES_IN_FLIGHT = 4
+
 
 @dataclass(slots=True)
 class PipelineStats:
@@ -92,6 +95,8 @@ class Pipeline:
         self._health = health
         self._stopping = stopping
         self.failures = FailureLog(redis, settings.stream("failures"))
+        self._publishing: set[asyncio.Task[None]] = set()
+        self._publish_slots = asyncio.Semaphore(PUBLISHES_IN_FLIGHT)
         self.stats = PipelineStats()
 
     def _db_down(self, exc: BaseException) -> None:
@@ -176,7 +181,7 @@ class Pipeline:
             return
         await self._ack(stream_name, [raw_id for raw_id, _ in entries])
         self._count(result, time.perf_counter() - started, stream_name, len(entries), dead)
-        await self._publish_rows(result.outbox_rows)
+        self._publish_later(result.outbox_rows)
 
     async def _isolate_failure(self, stream_name: str, entry_id: str, exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -203,12 +208,27 @@ class Pipeline:
             f"XACK {stream_name}",
         )
 
+    def _publish_later(self, rows: list[OutboxRow]) -> None:
+        """Publish the batch's rows without holding up its stream: the next batch may start
+        while they travel (they are committed; the sweep covers a crash meanwhile)."""
+        if not rows:
+            return
+        task = asyncio.create_task(self._publish_rows(rows), name="outbox-publish")
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def drain_publishing(self) -> None:
+        """Wait for the publishes under way (on shutdown)."""
+        while self._publishing:
+            await asyncio.gather(*self._publishing, return_exceptions=True)
+
     async def _publish_rows(self, rows: list[OutboxRow]) -> None:
-        try:
-            await self._relay.publish_rows(rows)
-        except Exception as exc:
-            # The rows are committed: the sweep publishes them once Redis is back.
-            log.warning("outbox publish deferred to the sweep: %s", exc)
+        async with self._publish_slots:
+            try:
+                await self._relay.publish_rows(rows)
+            except Exception as exc:
+                # The rows are committed: the sweep publishes them once Redis is back.
+                log.warning("outbox publish deferred to the sweep: %s", exc)
 
     async def _publish(self, outbox_ids: list[int]) -> None:
         try:
