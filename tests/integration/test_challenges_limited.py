@@ -36,8 +36,9 @@ LIMITED = challenge(
 
 
 async def _started(process: WorkerProcess) -> bool:
+    """The replica logged that its subscribers run (at INFO, which its env asks for)."""
     assert process.process.poll() is None, process.log_tail()
-    return "worker replica-b consuming" in process.log_tail()
+    return "worker replica-b consuming" in process.log_path.read_text(errors="replace")
 
 
 async def test_max_winners_10_with_50_simultaneous_finishers_on_two_processes_has_10_winners(
@@ -46,7 +47,12 @@ async def test_max_winners_10_with_50_simultaneous_finishers_on_two_processes_ha
     await apply(settings, tmp_path, LIMITED)
     finishers = [earned(f"m{i:02}", 1000, at(10), event_id=f"finish-{i}") for i in range(50)]
     here = dataclasses.replace(settings, consumer_name="replica-a", batch_size=5, now=at(20))
-    env = {"LOYALTY_BATCH_SIZE": "5", "LOYALTY_POLL_MS": "20", "LOYALTY_NOW": at(20).isoformat()}
+    env = {
+        "LOYALTY_BATCH_SIZE": "5",
+        "LOYALTY_POLL_MS": "20",
+        "LOYALTY_NOW": at(20).isoformat(),
+        "LOYALTY_LOG_LEVEL": "INFO",
+    }
     with worker_process(settings, "replica-b", tmp_path, **env) as other:
         async with running_worker(here, serve_http=True) as worker:
             await wait_until(lambda: _started(other), timeout=30, what="replica-b started")
