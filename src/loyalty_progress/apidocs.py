@@ -36,6 +36,7 @@ from loyalty_progress.contract.events import (
     InputStream,
     MemberEvent,
     ReceiptEvent,
+    decode_body,
 )
 from loyalty_progress.contract.outputs import (
     DeadLetter,
@@ -145,16 +146,17 @@ def _payload(title: str, schema: dict[str, Any]) -> Any:
     return Annotated[Any, WithJsonSchema(schema), Field(title=title)]
 
 
-def _documented_handler(stream: InputStream) -> Callable[[Any], Awaitable[None]]:
+def _documented_handler(stream: InputStream) -> Callable[[Any], Awaitable[object]]:
     """Stands for the worker's handler, which takes raw batches: FastStream reads the
-    payload from the handler's signature, so this one names the event type."""
+    payload from the handler's signature, so this one names the event type. Run (the
+    documentation app never is), it would check each message against the contract."""
 
-    async def handler(event: Any) -> None:
-        raise NotImplementedError("documentation only; the worker consumes the streams")
+    async def handler(event: Any) -> object:
+        return decode_body(stream, msgspec.json.encode(event))
 
     handler.__annotations__ = {
         "event": _payload(EVENT_TYPES[stream].__name__, input_schema(stream)),
-        "return": None,
+        "return": object,
     }
     handler.__name__ = f"apply_{stream.value}"
     return handler

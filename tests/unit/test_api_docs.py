@@ -201,3 +201,17 @@ def test_openapi_response_schemas_and_validation_status(
     assert ok == {"$ref": f"#/components/schemas/{schema}"}
     assert schema in openapi["components"]["schemas"]
     assert set(responses) == {"200", invalid}
+
+
+async def test_the_documented_handler_checks_messages_against_the_contract() -> None:
+    handler = apidocs._documented_handler(InputStream.POINTS)
+    good = {
+        "event_id": "p-1",
+        "club": "infinity-mall",
+        "member_id": "m1",
+        "occurred_at": "2026-11-10T12:00:00+01:00",
+        "kind": "earned",
+        "amount": 200,
+    }
+    assert isinstance(await handler(good), EVENT_TYPES[InputStream.POINTS])
+    assert "amount" in (await handler({**good, "amount": -1})).reason  # type: ignore[attr-defined]
