@@ -63,6 +63,7 @@ from loyalty_progress.engine.challenges import (
     ProgressKey,
     apply_challenges,
     occurrences,
+    progress_flags,
 )
 from loyalty_progress.engine.receipts import (
     RANK,
@@ -79,7 +80,7 @@ from loyalty_progress.store.attendance import (
     save_days,
     save_memberships,
 )
-from loyalty_progress.store.challenges import save_outcome
+from loyalty_progress.store.challenge_writes import save_outcome
 from loyalty_progress.store.outbox import add_messages
 from loyalty_progress.store.replay_jobs import iso
 from loyalty_progress.worker.attendance import edition_hash
@@ -259,7 +260,7 @@ async def _challenge_pass(
     fresh.winners = {}  # written whole below
     fresh.completions = _completions(merged.values())
     await store.clear_challenge(conn, club, code)
-    await save_outcome(conn, fresh, catalog)
+    await save_outcome(conn, fresh, progress_flags(fresh.progress.values(), catalog))
     await store.set_winners(conn, limited)
     over = {k[2]: n for k, n in limited.items() if n > (definition.max_winners or 0)}
     if over:
