@@ -32,11 +32,9 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from loyalty_progress.contract.events import MemberEvent, ReceiptEvent
 from loyalty_progress.contract.outputs import OutputMessage
 from loyalty_progress.engine.challenges import (
     Catalog,
-    ChallengeInput,
     ChallengeOutcome,
     ChallengeState,
     WinnersNotLoaded,
@@ -47,9 +45,7 @@ from loyalty_progress.engine.challenges import (
     progress_flags,
     winner_keys,
 )
-from loyalty_progress.engine.challenges.catalog import near_window
-from loyalty_progress.engine.challenges.triggers import Source, deltas
-from loyalty_progress.engine.receipts import ReceiptTransition
+from loyalty_progress.engine.challenges.inputs import challenge_inputs
 from loyalty_progress.store import challenge_writes as writes
 from loyalty_progress.store import challenges as store
 from loyalty_progress.store.outbox import add_messages
@@ -59,7 +55,6 @@ from loyalty_progress.worker.rules import BatchContext
 log = logging.getLogger(__name__)
 
 EXPIRY_CHUNK: Final = 500
-_FACTS: Final = frozenset({"opted_in", "opted_out", "joined_group", "left_group"})
 
 
 class CatalogCache:
@@ -76,46 +71,6 @@ class CatalogCache:
         return self._catalog
 
 
-def _sources(item: ChallengeInput) -> list[tuple[Source, datetime]]:
-    if isinstance(item, ReceiptTransition):
-        found: list[tuple[Source, datetime]] = [(item.after, item.after.occurred_at)]
-        if item.before is not None:
-            found.append((item.before, item.before.occurred_at))
-        return found
-    return [(item, item.occurred_at)]
-
-
-def _relevant(item: ChallengeInput, club: str, catalog: Catalog) -> bool:
-    """Some challenge of the club has a trigger the input feeds (or reverses), near its
-    window: anything else would be a no-op for the engine."""
-    return any(
-        near_window(d, at) and deltas(d, source)
-        for source, at in _sources(item)
-        for d in catalog.feeding(club, source)
-    )
-
-
-def challenge_inputs(batch: BatchContext, catalog: Catalog) -> list[ChallengeInput]:
-    """The batch's inputs for the engine, in entry order, without the irrelevant ones."""
-    transitions = {t.event.event_id: t for t in batch.transitions}
-    inputs: list[ChallengeInput] = []
-    for event in batch.events:
-        item: ChallengeInput
-        if isinstance(event, ReceiptEvent):
-            transition = transitions.get(event.event_id)
-            if transition is None:
-                continue  # stale or repeated status: the lifecycle applied nothing
-            item = transition
-        elif isinstance(event, MemberEvent) and event.kind in _FACTS:
-            inputs.append(event)
-            continue
-        else:
-            item = event
-        if _relevant(item, event.club, catalog):
-            inputs.append(item)
-    return inputs
-
-
 class ChallengeRule:
     """Counter challenges inside the batch transaction (a `BatchRule`)."""
 
@@ -126,7 +81,7 @@ class ChallengeRule:
 
     async def apply(self, conn: AsyncConnection, batch: BatchContext) -> Sequence[OutputMessage]:
         catalog = self._catalogs.get(batch.definitions)
-        inputs = challenge_inputs(batch, catalog)
+        inputs = challenge_inputs(batch.events, batch.transitions, catalog)
         if not inputs:
             return []
         members = await writes.lock_members(conn, member_keys(inputs))
