@@ -60,3 +60,22 @@ def test_inputs_no_challenge_takes_drop_out_and_facts_stay() -> None:
     opt_in = member_event("opted_in", challenge="vouchers")
     redeemed = voucher("redeemed")
     assert challenge_inputs([earned, opt_in, redeemed], [], catalog) == [opt_in, redeemed]
+
+
+def test_a_receipt_reaches_only_the_challenges_whose_store_filter_admits_it() -> None:
+    per_store = [
+        challenge(
+            code=f"store-{i}",
+            groups=[triggers({"type": "receipt_count", "target": 2, "store_ids": [f"s{i}"]})],
+        )
+        for i in range(40)
+    ]
+    anywhere = _single("anywhere", "receipt_amount", 300)
+    catalog = Catalog([*per_store, anywhere])
+    at_s7 = apply_receipt_event(None, receipt("r1", store="s7"))
+    no_store = apply_receipt_event(None, receipt("r2", store=None))
+    assert at_s7 is not None
+    assert no_store is not None
+    fed = catalog.feeding("infinity-mall", at_s7.after)
+    assert [d.code for d in fed] == ["store-7", "anywhere"]
+    assert [d.code for d in catalog.feeding("infinity-mall", no_store.after)] == ["anywhere"]

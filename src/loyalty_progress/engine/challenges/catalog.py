@@ -15,11 +15,16 @@ from typing import Final
 
 from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges.triggers import Source, trigger_types
+from loyalty_progress.engine.receipts import ReceiptState
 
 # Relevant events this close to a challenge window get an `outside_window` ledger entry,
 # so the member or an agent can see why a purchase just before the start did not count.
 # Farther away they are simply unrelated to the challenge.
 OUTSIDE_WINDOW_MARGIN: Final = timedelta(days=7)
+
+# Memoised routes per catalog: (club, trigger types, store id of a receipt).
+RouteKey = tuple[str, tuple[str, ...], str | None]
+ROUTES_KEPT: Final = 65_536
 
 
 class Catalog:
@@ -27,7 +32,7 @@ class Catalog:
         self._by_key: dict[tuple[str, str], ChallengeDefinition] = {}
         self._by_club: dict[str, list[ChallengeDefinition]] = {}
         self._children: dict[tuple[str, str], list[str]] = {}
-        self._routes: dict[tuple[str, tuple[str, ...]], tuple[ChallengeDefinition, ...]] = {}
+        self._routes: dict[RouteKey, tuple[ChallengeDefinition, ...]] = {}
         self._limited: dict[str, list[ChallengeDefinition]] = {}
         for d in definitions:
             if (d.club, d.code) in self._by_key:
@@ -50,12 +55,24 @@ class Catalog:
         return self._by_club.get(club, ())
 
     def feeding(self, club: str, source: Source) -> tuple[ChallengeDefinition, ...]:
-        """The club's challenges with a trigger `source` can feed (see the module doc)."""
-        key = (club, trigger_types(source))
+        """The club's challenges with a trigger `source` can feed (see the module doc): of
+        a type it feeds and, for receipts, whose store filter admits its store. (Item
+        filters are left to `triggers.deltas`: a receipt carries many items.)"""
+        store = source.store_id if isinstance(source, ReceiptState) else None
+        key = (club, trigger_types(source), store)
         found = self._routes.get(key)
         if found is None:
             types = set(key[1])
-            found = tuple(d for d in self.of_club(club) if any(t.type in types for t in d.triggers))
+            found = tuple(
+                d
+                for d in self.of_club(club)
+                if any(
+                    t.type in types and (not t.store_ids or store in t.store_ids)
+                    for t in d.triggers
+                )
+            )
+            if len(self._routes) >= ROUTES_KEPT:
+                self._routes.clear()  # bounded: stores are open-ended producer data
             self._routes[key] = found
         return found
 
