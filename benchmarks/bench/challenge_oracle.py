@@ -312,7 +312,7 @@ def counters(
 
 
 @dataclass(slots=True)
-class Outlook:
+class SubjectOutlook:
     """A subject's expected counters in one occurrence, and its contributing members."""
 
     final: dict[int, Decimal]
@@ -323,7 +323,7 @@ class Outlook:
 @dataclass(slots=True)
 class ChallengeExpectation:
     definitions: dict[ChallengeKey, ChallengeDefinition]
-    subjects: dict[SubjectKey, Outlook]
+    subjects: dict[SubjectKey, SubjectOutlook]
     joiners: dict[tuple[str, str], set[str]]  # (club, group) -> members who ever joined
     skipped: list[str]  # codes left out of the checks, and why
 
@@ -369,13 +369,13 @@ def expected_challenges(
                     tally = target[key][item.member_id]
                     for tid, change in changes:
                         tally.add(tid, change, item)
-    subjects: dict[SubjectKey, Outlook] = {}
+    subjects: dict[SubjectKey, SubjectOutlook] = {}
     by_code = {(d.club, d.code): d for d in checked}
     for key in final.keys() | upper.keys():
         definition = by_code[(key[0], key[1])]
         mine_final = final.get(key, {})
         mine_upper = upper.get(key, {})
-        subjects[key] = Outlook(
+        subjects[key] = SubjectOutlook(
             final=counters(definition, mine_final.values(), upper=False),
             upper=counters(definition, mine_upper.values(), upper=True),
             contributors=set(mine_upper),

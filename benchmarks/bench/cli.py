@@ -20,7 +20,7 @@ from bench.challenge_oracle import expected_challenges
 from bench.oracle import Expected, expected_outcome
 from bench.program import DEFAULT_PROGRAM, Program, load_program
 from bench.report import Ratio, describe_run, ratios, render_table, summarize
-from bench.run import QUIET, BenchmarkRun, Options, Outlook, RunResult, Variant
+from bench.run import QUIET, BenchmarkRun, Expectations, Options, RunResult, Variant
 from bench.services import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL
 from bench.workload import NOW, Generator, Workload
 
@@ -201,13 +201,13 @@ class Oracles:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.workloads: dict[tuple[int, int], tuple[Workload, Expected]] = {}
-        self.outlooks: dict[tuple[int, int, str], Outlook] = {}
+        self.expectations: dict[tuple[int, int, str], Expectations] = {}
 
     def log(self, message: str) -> None:
         if not self.args.quiet:
             print(message, file=sys.stderr, flush=True)
 
-    def get(self, size: tuple[int, int], program: Program) -> tuple[Workload, Outlook]:
+    def get(self, size: tuple[int, int], program: Program) -> tuple[Workload, Expectations]:
         if size not in self.workloads:
             started = time.monotonic()
             workload = Generator(self.args.seed, size[1]).build(size[0], self.args.duplicates)
@@ -218,9 +218,9 @@ class Oracles:
             )
         workload, expected = self.workloads[size]
         key = (*size, program.label)
-        if key not in self.outlooks:
+        if key not in self.expectations:
             started = time.monotonic()
-            self.outlooks[key] = Outlook(
+            self.expectations[key] = Expectations(
                 expected=expected,
                 challenges=expected_challenges(workload, expected, program.challenges)
                 if program.challenges
@@ -234,7 +234,7 @@ class Oracles:
                     f"[{program.label}] {program.describe()}; oracle computed in "
                     f"{time.monotonic() - started:.1f}s"
                 )
-        return workload, self.outlooks[key]
+        return workload, self.expectations[key]
 
 
 async def run_all(
@@ -263,11 +263,11 @@ async def run_all(
     for run in range(1, args.runs + 1):
         for size in args.batch_sizes:
             for variant in variants:
-                workload, outlook = oracles.get(workload_size(args, size), variant.program)
+                workload, expectations = oracles.get(workload_size(args, size), variant.program)
                 name = f"[{variant.label}] batch {size} run {run}"
                 try:
                     result = await BenchmarkRun(
-                        options, workload, outlook, variant, size, run
+                        options, workload, expectations, variant, size, run
                     ).execute()
                 except Exception as exc:
                     failures.append(f"{name}: {type(exc).__name__}: {exc}")

@@ -92,7 +92,7 @@ class Variant:
 
 
 @dataclass(frozen=True, slots=True)
-class Outlook:
+class Expectations:
     """What the oracles expect of one workload under one program."""
 
     expected: Expected
@@ -156,15 +156,15 @@ class BenchmarkRun:
         self,
         options: Options,
         workload: Workload,
-        outlook: Outlook,
+        expectations: Expectations,
         variant: Variant,
         batch_size: int,
         run: int,
     ) -> None:
         self.options = options
         self.workload = workload
-        self.outlook = outlook
-        self.expected = outlook.expected
+        self.expectations = expectations
+        self.expected = expectations.expected
         self.variant = variant
         self.batch_size = batch_size
         self.run_no = run
@@ -562,7 +562,7 @@ class BenchmarkRun:
         rewards: Sequence[stored.Message],
     ) -> None:
         """Challenge progress and attendance against their oracles."""
-        challenges, attendance = self.outlook.challenges, self.outlook.attendance
+        challenges, attendance = self.expectations.challenges, self.expectations.attendance
         if challenges is not None and challenges.definitions:
             check_challenges(
                 verdict,
