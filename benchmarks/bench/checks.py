@@ -233,11 +233,12 @@ def check_challenges(
     verdict: Verdict,
     expectation: ChallengeExpectation,
     stored: Mapping[SubjectKey, StoredProgress],
-    winners: Mapping[tuple[str, str, int], int],
-    finishers: Mapping[tuple[str, str, int], int],
+    winners: Mapping[tuple[str, str, int], int] | None,
+    finishers: Mapping[tuple[str, str, int], int] | None,
     notifications: Sequence[Message],
     now: datetime,
 ) -> None:
+    """`winners` / `finishers`: the stored per-occurrence counters (None: not stored)."""
     definitions = expectation.definitions
     keys = sorted(expectation.subjects.keys() | stored.keys())
     # counters: every member and group, every occurrence, every trigger
@@ -293,12 +294,16 @@ def check_challenges(
         if limited and row.completed and row.winner is None:
             verdict.problems.append(f"{_subject(key)} completed a limited challenge, no verdict")
     limits = []
-    for occurrence in sorted(completed.keys() | winners.keys() | finishers.keys()):
-        limit = definitions[occurrence[:2]].max_winners if occurrence[:2] in definitions else None
+    for name, table in (("challenge_winners", winners), ("challenge_finishers", finishers)):
+        if table is None:
+            verdict.notes.append(f"{name}: no such table, its counts not checked")
+    stored_winners, stored_finishers = winners or {}, finishers or {}
+    for occurrence in sorted(completed.keys() | stored_winners.keys() | stored_finishers.keys()):
         if occurrence[:2] not in definitions:
             continue
+        limit = definitions[occurrence[:2]].max_winners
         name = f"{occurrence[0]}/{occurrence[1]}#{occurrence[2]}"
-        if finishers.get(occurrence, 0) != completed[occurrence]:
+        if finishers is not None and finishers.get(occurrence, 0) != completed[occurrence]:
             verdict.problems.append(
                 f"{name}: {finishers.get(occurrence, 0)} finishers counted, "
                 f"{completed[occurrence]} completed"
@@ -310,7 +315,7 @@ def check_challenges(
                 f"{name}: {won[occurrence]} winners of {completed[occurrence]} finishers, "
                 f"limit {limit}"
             )
-        if winners.get(occurrence, 0) != won[occurrence]:
+        if winners is not None and winners.get(occurrence, 0) != won[occurrence]:
             verdict.problems.append(
                 f"{name}: winner counter {winners.get(occurrence, 0)}, {won[occurrence]} winners"
             )

@@ -168,7 +168,8 @@ def describe_run(result: RunResult) -> str:
     lines = [
         f"[{result.variant}] batch {result.batch_size} run {result.run}: {result.distinct:,} "
         f"distinct events (+{result.duplicates:,} duplicates) in {result.seconds:.2f}s "
-        f"({result.events_per_s:,.0f}/s); published in {result.publish_seconds:.2f}s; "
+        f"({result.events_per_s:,.0f}/s); published in {result.publish_seconds:.2f}s"
+        f"{'' if result.rate is None else f' (paced at {result.rate:,.0f}/s)'}; "
         f"background load before {result.background_busy:.0%}",
         "  drained per stream: "
         + ", ".join(

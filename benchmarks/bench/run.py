@@ -132,6 +132,7 @@ class RunResult:
     progress: list[dict[str, float]] = field(default_factory=list)
     wait_samples: int = 0
     waits: dict[str, int] = field(default_factory=dict)
+    rate: float | None = None  # --rate: publishing was paced at this many events/s
 
     def per_event_us(self, category: str) -> float:
         return 1e6 * self.cpu_seconds.get(category, 0.0) / max(1, self.distinct)
@@ -473,6 +474,7 @@ class BenchmarkRun:
             ],
             wait_samples=sampler.samples,
             waits=waits,
+            rate=self.options.rate,
         )
 
     def start_profiler(self, pid: int, replica: int) -> subprocess.Popen[bytes] | None:

@@ -125,12 +125,16 @@ async def load_progress(
 
 async def occurrence_counts(
     conn: asyncpg.Connection, table: str, column: str
-) -> dict[tuple[str, str, int], int]:
+) -> dict[tuple[str, str, int], int] | None:
     """Per (club, code, occurrence): the sum of `column` (winners, people finished), so
-    that an aggregate kept as several shard rows reads the same."""
-    rows = await conn.fetch(
-        f"SELECT club, code, occurrence, sum({column}) AS n FROM {table} GROUP BY 1, 2, 3"
-    )
+    that an aggregate kept as several shard rows reads the same; None when the table does
+    not exist (a storage that derives the count instead)."""
+    try:
+        rows = await conn.fetch(
+            f"SELECT club, code, occurrence, sum({column}) AS n FROM {table} GROUP BY 1, 2, 3"
+        )
+    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
+        return None
     return {(r["club"], r["code"], r["occurrence"]): int(r["n"]) for r in rows}
 
 
