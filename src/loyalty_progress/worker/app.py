@@ -138,7 +138,9 @@ class Worker:
         quiet.setLevel(logging.WARNING)
         self.broker = RedisBroker(settings.redis_url, apply_types=False, logger=quiet)
         self.app = FastStream(self.broker, logger=quiet)
-        self._lanes: list[MemberLanes] = []
+        # One set of member lanes for every stream: the transactions of a worker that run
+        # at the same time never share a member's rows (see `worker.lanes`).
+        self._lanes = MemberLanes("input", settings.member_partitions, settings.batches_in_flight)
         for stream in InputStream:
             self._subscribe(stream)
         self._serve_http = serve_http
@@ -158,9 +160,7 @@ class Worker:
         subscriber(self._handler(stream))
 
     def _handler(self, stream: InputStream) -> Callable[..., Awaitable[None]]:
-        settings = self.settings
-        lanes = MemberLanes(stream.value, settings.member_partitions, settings.batches_in_flight)
-        self._lanes.append(lanes)
+        lanes = self._lanes
 
         async def apply(entries: tuple[Entry, ...], on_locked: Callable[[], None]) -> None:
             try:
@@ -276,8 +276,7 @@ class Worker:
         self.stopping.set()
         self.health.groups_joined = False
         await self.broker.stop()
-        for lane in self._lanes:
-            await lane.drain()
+        await self._lanes.drain()
         await self.pipeline.drain_publishing()
         if self._http is not None:
             self._http.should_exit = True

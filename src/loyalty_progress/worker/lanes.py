@@ -9,12 +9,14 @@ wait for whatever they share with it, so a receipt's status events are still app
 publish order, as with one batch at a time. Batches that share nothing overlap freely;
 locks are always taken in one global order, so lanes cannot deadlock each other.
 
-**Member partitions.** A stream's batch is split by a hash of each entry's (club,
-member_id) into `LOYALTY_MEMBER_PARTITIONS` sub-batches, each with a lane of its own: a
-member's entries always go to the same lane, so the sub-batches of one batch never share
-a member's rows (receipts, totals, challenge and attendance state) and commit side by
-side instead of queueing on each other's row locks, while each member's entries are still
-applied in entry order. Only aggregates (finisher shards, winner counters of limited
+**Member partitions.** Every stream's batch is split by a hash of each entry's (club,
+member_id) into `LOYALTY_MEMBER_PARTITIONS` sub-batches, one per partition lane, and the
+lanes are shared by all the streams: a member's entries, whatever their stream, always go
+to the same lane, so the transactions a worker runs side by side (one per lane, plus the
+next one of each lane starting as above) rarely share a member's rows (receipts, totals,
+challenge and attendance state) and commit side by side instead of queueing on each
+other's row locks, while each member's entries of a stream are applied in entry order.
+Only aggregates (finisher shards, winner counters of limited
 challenges) and the rows of a receipt whose statuses name different members can be
 shared, and those wait for each other as before.
 """
@@ -108,7 +110,7 @@ def _bound(work: EntriesWork, entries: tuple[Entry, ...]) -> BatchWork:
 
 
 class MemberLanes:
-    """One stream's lanes, one per member partition (see the module docstring)."""
+    """The lanes of the member partitions (see the module docstring)."""
 
     def __init__(self, name: str, partitions: int, depth: int) -> None:
         self._lanes = [StreamLane(f"{name}/{p}", depth) for p in range(max(1, partitions))]

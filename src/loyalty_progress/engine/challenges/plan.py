@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from loyalty_progress.contract.events import MemberEvent
 from loyalty_progress.definitions.challenge import ChallengeDefinition
@@ -41,9 +42,9 @@ from loyalty_progress.engine.challenges.triggers import Source, deltas
 from loyalty_progress.engine.receipts import ReceiptTransition
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class RowSelector:
-    """Rows of (club, code, subject) with `ends_at > ends_after`."""
+class RowSelector(NamedTuple):
+    """Rows of (club, code, subject) with `ends_at > ends_after`. A tuple: many are made,
+    hashed and sorted per batch."""
 
     club: str
     code: str
