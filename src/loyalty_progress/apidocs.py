@@ -30,8 +30,8 @@ from pydantic import Field, WithJsonSchema
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import (
     _REQUIRED_BY_KIND,
-    EVENT_TYPES,
     EARLIEST,
+    EVENT_TYPES,
     LATEST,
     MAX_AMOUNT,
     MAX_AMOUNT_SCALE,
