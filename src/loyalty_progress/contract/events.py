@@ -13,7 +13,7 @@ input at its first delivery, never a batch that fails inside its transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Final, Literal
@@ -37,6 +37,12 @@ MAX_AMOUNT_SCALE: Final = 4
 # `datetime` can represent, so any UTC offset or calendar step the engines take is safe.
 EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
+# Real zones span UTC-12:00 to UTC+14:00; PostgreSQL refuses offsets beyond 15:59.
+MAX_UTC_OFFSET: Final = timedelta(hours=14)
+_INNER_YEARS: Final = (EARLIEST.year + 1, LATEST.year - 2)
+# Whether each UTC offset seen is allowed: timestamps carry a few distinct offsets (at most
+# one per minute of +-24 h), and looking one up is cheaper than computing it per event.
+_OFFSET_ALLOWED: dict[tzinfo | None, bool] = {}
 MAX_ID_LENGTH: Final = 128  # characters: at most 512 bytes of UTF-8
 MAX_ITEMS: Final = 1000
 MAX_BALANCE: Final = 2**53
@@ -75,11 +81,24 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True):
     occurred_at: AwareDatetime
 
     def __post_init__(self) -> None:
-        # Comparing aware instants does not overflow (converting them to UTC can).
-        if not EARLIEST <= self.occurred_at < LATEST:
+        at = self.occurred_at
+        # Years strictly inside the window are inside it whatever the offset: only the edge
+        # years pay for comparing aware instants (slow, but unlike converting them to UTC
+        # it cannot overflow).
+        if not _INNER_YEARS[0] <= at.year <= _INNER_YEARS[1] and not EARLIEST <= at < LATEST:
             raise ValueError(
                 f"occurred_at must be from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} "
-                f"(UTC), got {_shown(self.occurred_at.isoformat())} - at `$.occurred_at`"
+                f"(UTC), got {at.isoformat()} - at `$.occurred_at`"
+            )
+        allowed = _OFFSET_ALLOWED.get(at.tzinfo)
+        if allowed is None:
+            offset = at.utcoffset()
+            allowed = offset is not None and abs(offset) <= MAX_UTC_OFFSET
+            _OFFSET_ALLOWED[at.tzinfo] = allowed
+        if not allowed:
+            raise ValueError(
+                "occurred_at must have a UTC offset from -14:00 to +14:00, "
+                f"got {at.isoformat()} - at `$.occurred_at`"
             )
 
 
