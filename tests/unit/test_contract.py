@@ -145,7 +145,8 @@ def test_instants_outside_the_window_or_offsets_beyond_14_hours_are_bad_input(
         (InputStream.VOUCHERS, body(kind="redeemed", voucher_id="v", occurred_at=occurred_at)),
     ):
         why = reason(stream, raw)
-        assert expected in why and why.endswith("- at `$.occurred_at`"), why
+        assert expected in why, why
+        assert why.endswith("- at `$.occurred_at`"), why
 
 
 @pytest.mark.parametrize(
@@ -170,7 +171,8 @@ def test_amounts_at_full_precision_and_scale_decode(amount: str | float) -> None
 def test_amounts_beyond_precision_or_scale_are_bad_input(raw_amount: bytes, expected: str) -> None:
     raw = _receipt().replace(b'"amount": "1"', b'"amount": ' + raw_amount)
     why = reason(InputStream.RECEIPTS, raw)
-    assert expected in why and why.endswith("- at `$.amount`"), why
+    assert expected in why, why
+    assert why.endswith("- at `$.amount`"), why
     assert len(why) < 200  # the value is never quoted whole
 
 
