@@ -77,6 +77,8 @@ def redact_url(url: str) -> str:
                 [(k, MASK if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs],
                 safe="*",
             )
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing to hide: as given (a rebuild would normalise `unix:///path`)
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
