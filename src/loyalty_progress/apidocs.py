@@ -134,8 +134,8 @@ def input_schema(stream: InputStream) -> dict[str, Any]:
         )
         amount["anyOf"][0].update(minimum=0, maximum=int(MAX_AMOUNT))
     schema["properties"]["occurred_at"]["description"] = (
-        f"With a UTC offset; from {EARLIEST:%Y-%m-%d} (included) to {LATEST:%Y-%m-%d} "
-        "(excluded), UTC."
+        "With a UTC offset from -14:00 to +14:00; from "
+        f"{EARLIEST:%Y-%m-%d} (included) to {LATEST:%Y-%m-%d} (excluded), UTC."
     )
     if cls is MemberEvent:
         schema["allOf"] = [
