@@ -28,7 +28,7 @@ from loyalty_progress.worker.claimer import Claimer
 from loyalty_progress.worker.definitions import DefinitionsCache
 from loyalty_progress.worker.groups import ensure_groups
 from loyalty_progress.worker.health import Health
-from loyalty_progress.worker.lanes import StreamLane
+from loyalty_progress.worker.lanes import MemberLanes
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.probe import run_probe
 from loyalty_progress.worker.relay import OutboxRelay
@@ -138,7 +138,7 @@ class Worker:
         quiet.setLevel(logging.WARNING)
         self.broker = RedisBroker(settings.redis_url, apply_types=False, logger=quiet)
         self.app = FastStream(self.broker, logger=quiet)
-        self._lanes: list[StreamLane] = []
+        self._lanes: list[MemberLanes] = []
         for stream in InputStream:
             self._subscribe(stream)
         self._serve_http = serve_http
@@ -158,8 +158,9 @@ class Worker:
         subscriber(self._handler(stream))
 
     def _handler(self, stream: InputStream) -> Callable[..., Awaitable[None]]:
-        lane = StreamLane(stream.value, self.settings.batches_in_flight)
-        self._lanes.append(lane)
+        settings = self.settings
+        lanes = MemberLanes(stream.value, settings.member_partitions, settings.batches_in_flight)
+        self._lanes.append(lanes)
 
         async def apply(entries: tuple[Entry, ...], on_locked: Callable[[], None]) -> None:
             try:
@@ -169,7 +170,7 @@ class Worker:
 
         async def handle(*entries: Entry) -> None:
             # Returns once the batch has started, so FastStream reads the next one meanwhile.
-            await lane.submit(lambda on_locked: apply(entries, on_locked))
+            await lanes.submit(entries, apply)
 
         handle.__name__ = f"apply_{stream.value}"
         return handle
