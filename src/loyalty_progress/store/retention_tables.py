@@ -1,4 +1,4 @@
-"""Retention's share of the schema (migration `0007_retention` creates exactly this): the
+"""Retention's share of the schema (migration `0008_retention` creates exactly this): the
 indexes the prune walks, and how far each kind of row has been pruned.
 
 `retention_marks` holds, per club and input stream, the newest `processed_at` of a

@@ -5,15 +5,15 @@ first, and the marks of how far each has been pruned.
 `CREATE INDEX CONCURRENTLY` (docs/runbook.md, "Retention"), and this migration only
 records them instead of blocking writes while it builds them.
 
-Revision ID: 0007_retention
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-26
 """
 
 from alembic import op
 
-revision = "0007_retention"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
