@@ -30,8 +30,11 @@ from pydantic import Field, WithJsonSchema
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import (
     _REQUIRED_BY_KIND,
+    EARLIEST,
     EVENT_TYPES,
+    LATEST,
     MAX_AMOUNT,
+    MAX_AMOUNT_SCALE,
     MAX_BODY_BYTES,
     InputStream,
     MemberEvent,
@@ -126,9 +129,14 @@ def input_schema(stream: InputStream) -> dict[str, Any]:
     if cls is ReceiptEvent:
         amount = schema["properties"]["amount"]
         amount["description"] = (
-            f"A finite decimal, 0 <= amount <= {MAX_AMOUNT}, as a JSON number or string."
+            f"A finite decimal, 0 <= amount <= {MAX_AMOUNT}, with at most "
+            f"{MAX_AMOUNT_SCALE} digits after the decimal point, as a JSON number or string."
         )
         amount["anyOf"][0].update(minimum=0, maximum=int(MAX_AMOUNT))
+    schema["properties"]["occurred_at"]["description"] = (
+        "With a UTC offset from -14:00 to +14:00; from "
+        f"{EARLIEST:%Y-%m-%d} (included) to {LATEST:%Y-%m-%d} (excluded), UTC."
+    )
     if cls is MemberEvent:
         schema["allOf"] = [
             {

@@ -92,6 +92,9 @@ class Settings:
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_format: str = "json"
+    # Retention (docs/runbook.md, "Retention"); 0 keeps rows for ever.
+    dedupe_retention_days: int = 400
+    outbox_retention_days: int = 400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +127,8 @@ class Settings:
             db_pool_size=_int(env, "LOYALTY_DB_POOL_SIZE", 10),
             log_level=(env.get("LOYALTY_LOG_LEVEL") or "INFO").upper(),
             log_format=_choice(env, "LOYALTY_LOG_FORMAT", ("json", "text"), "json"),
+            dedupe_retention_days=_int(env, "LOYALTY_DEDUPE_RETENTION_DAYS", 400, minimum=0),
+            outbox_retention_days=_int(env, "LOYALTY_OUTBOX_RETENTION_DAYS", 400, minimum=0),
         )
 
     def with_urls(self, database_url: str, redis_url: str) -> Settings:

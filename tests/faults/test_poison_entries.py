@@ -3,6 +3,7 @@ names the problem, and the good entries around it are applied (SPEC §1)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
+from loyalty_progress.contract.outputs import DEAD_LETTER_BODY_BYTES
 from tests.conftest import running_worker
 from tests.faults.support import CLUB, Oracle, group_pending, mismatches, within
 from tests.helpers import drained, read_stream, wait_until
@@ -18,13 +20,10 @@ from tests.helpers import drained, read_stream, wait_until
 pytestmark = pytest.mark.timeout(60)
 
 
-def _base(event_id: str, member: str = "m-good") -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "club": CLUB,
-        "member_id": member,
-        "occurred_at": "2026-11-10T12:00:00+01:00",
-    }
+def _base(
+    event_id: str, member: str = "m-good", occurred_at: str = "2026-11-10T12:00:00+01:00"
+) -> dict[str, Any]:
+    return {"event_id": event_id, "club": CLUB, "member_id": member, "occurred_at": occurred_at}
 
 
 def _points(event_id: str, **fields: Any) -> dict[str, Any]:
@@ -121,6 +120,115 @@ POISON: list[tuple[str, str, dict[str, bytes], list[str]]] = [
     ),
     ("JSON that is not an object", "members", {"data": b"[1, 2, 3]"}, ["Expected `object`"]),
     ("invalid UTF-8", "points", {"data": b'{"event_id": "\xff\xfe"}'}, ["utf-8"]),
+    # Values that used to decode and then fail inside the batch transaction (or bloat the
+    # rows): each must be refused at decoding, at its first delivery.
+    (
+        "earliest representable instant, far east",
+        "receipts",
+        {"data": _json(_receipt("r-year-1", occurred_at="0001-01-01T00:00:00+14:00"))},
+        ["$.occurred_at", "2000-01-01"],
+    ),
+    (
+        "latest representable instant, far west",
+        "points",
+        {"data": _json(_points("p-year-9999", occurred_at="9999-12-31T23:59:59-14:00"))},
+        ["$.occurred_at", "2100-01-01"],
+    ),
+    (
+        "members event from before the window",
+        "members",
+        {
+            "data": _json(
+                {
+                    **_base("mb-1999", occurred_at="1999-12-31T23:59:59Z"),
+                    "kind": "opted_in",
+                    "challenge_code": "c",
+                }
+            )
+        },
+        ["$.occurred_at"],
+    ),
+    (
+        "amount with 20,000 fraction digits, as a JSON number",
+        "receipts",
+        {"data": _json(_receipt("r-tiny")).replace(b'"amount": "5.00"', b'"amount": 1e-20000')},
+        ["$.amount", "digits after the decimal point"],
+    ),
+    (
+        "amount with 10,000 fraction digits, as a string",
+        "receipts",
+        {"data": _json(_receipt("r-long", amount="0." + "1" * 10_000))},
+        ["$.amount", "digits after the decimal point"],
+    ),
+    (
+        "amount over the bound",
+        "receipts",
+        {"data": _json(_receipt("r-huge", amount="9" * 5_000))},
+        ["$.amount", "<= 1000000000"],
+    ),
+    (
+        "points amount over the bound",
+        "points",
+        {"data": _json(_points("p-huge-amount", amount=2**53))},
+        ["$.amount", "<= 1000000000"],
+    ),
+    (
+        "member id over 128 characters",
+        "points",
+        {"data": _json(_points("p-long-member", member_id="m" * 60_000))},
+        ["$.member_id", "length <= 128"],
+    ),
+    (
+        "event id over 128 characters",
+        "receipts",
+        {"data": _json(_receipt("r" * 129))},
+        ["$.event_id", "length <= 128"],
+    ),
+    (
+        "store id over 128 characters",
+        "receipts",
+        {"data": _json(_receipt("r-long-store", store_id="s" * 129))},
+        ["$.store_id", "length <= 128"],
+    ),
+    (
+        "item code over 128 characters",
+        "receipts",
+        {"data": _json(_receipt("r-long-item", items=["ok", "i" * 129]))},
+        ["$.items[1]", "length <= 128"],
+    ),
+    (
+        "too many items",
+        "receipts",
+        {"data": _json(_receipt("r-many-items", items=["i"] * 1001))},
+        ["$.items", "length <= 1000"],
+    ),
+    (
+        "group code over 128 characters",
+        "members",
+        {"data": _json({**_base("mb-group"), "kind": "joined_group", "group_code": "g" * 129})},
+        ["$.group_code", "length <= 128"],
+    ),
+    (
+        "charity code over 128 characters",
+        "members",
+        {
+            "data": _json(
+                {
+                    **_base("mb-charity"),
+                    "kind": "opted_in",
+                    "challenge_code": "c",
+                    "charity_code": "c" * 129,
+                }
+            )
+        },
+        ["$.charity_code", "length <= 128"],
+    ),
+    (
+        "enum value of 60,000 characters",
+        "points",
+        {"data": _json(_points("p-long-kind", kind="k" * 60_000))},
+        ["$.kind", "characters cut"],
+    ),
 ]
 
 
@@ -164,6 +272,7 @@ async def test_poison_entries_are_dead_lettered_with_reasons_and_good_entries_al
 
     assert wrong == {}
     assert stats.applied == good_count
+    assert stats.isolated_failures == 0  # nothing got past decoding to fail in a batch
     assert await group_pending(redis, settings) == 0
     letters = await read_stream(redis, settings, "deadletter")
     assert len(letters) == len(POISON)
@@ -175,12 +284,22 @@ async def test_poison_entries_are_dead_lettered_with_reasons_and_good_entries_al
         reason = letter["reason"].lower()
         for word in words:
             assert word.lower() in reason, f"{label}: {word!r} not in {letter['reason']!r}"
+        assert len(letter["reason"]) <= 1000, label
         raw = fields.get("data")
         if raw is None:
             assert "payload" in letter["body"], label
             assert "v-nodata" in letter["body"], label
+        elif len(raw) > DEAD_LETTER_BODY_BYTES:
+            # Only a prefix is kept, with the size and digest of the whole.
+            assert letter["body_truncated"], label
+            assert raw.startswith(letter["body"].encode()), label
+            assert (letter["body_size"], letter["body_sha256"]) == (
+                len(raw),
+                hashlib.sha256(raw).hexdigest(),
+            ), label
         else:
             assert letter["body"] == raw.decode("utf-8", errors="replace"), label
+            assert (letter["body_truncated"], letter["body_size"]) == (False, len(raw)), label
         assert letter["dead_lettered_at"], label
 
 

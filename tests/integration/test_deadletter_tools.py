@@ -91,6 +91,10 @@ async def test_list_picks_by_reason_stream_and_position_oldest_first(
         "reason": "body is not valid JSON: JSON is malformed",
         "delivery_count": 1,
         "dead_lettered_at": "2026-11-23T12:00:00Z",
+        "body_size": None,
+        "body_sha256": None,
+        "body_truncated": False,
+        "body_base64": None,
     }
     assert everything["entries"][3]["id"] == d
     assert "not a dead letter" in everything["entries"][3]["problem"]

@@ -49,13 +49,29 @@ class RewardIssuance(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     expires_at: datetime | None = None
 
 
+# A dead letter keeps at most this much of the body it refuses (docs/wire-contract.md):
+# the reason, the size and the digest say why and what; the original is not needed.
+DEAD_LETTER_BODY_BYTES: Final = 4096
+
+
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """An input entry that could not be applied. `body` is the original body as text
+    (bytes that are not UTF-8 shown as U+FFFD), at most its first 4096 bytes;
+    `body_truncated` says whether it was cut, `body_size` and `body_sha256` describe the
+    whole original, and `body_base64` holds the kept bytes exactly when they are not
+    valid UTF-8. Dead letters written before these fields existed lack them (their
+    bodies were kept whole)."""
+
     stream: str
     entry_id: str
     body: str
     reason: str
     delivery_count: int
     dead_lettered_at: datetime
+    body_size: int | None = None  # bytes of the original body
+    body_sha256: str | None = None  # hex digest of the original body
+    body_truncated: bool = False
+    body_base64: str | None = None
 
 
 OutputMessage = Notification | RewardIssuance | DeadLetter

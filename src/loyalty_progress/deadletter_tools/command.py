@@ -1,11 +1,16 @@
 """`loyalty-progress deadletter list | show | requeue | purge`.
 
 Exit codes: 0 done; 1 some named entries were missing or could not be requeued; 2 the
-command was refused (no services, or a selection that needs `--yes`)."""
+command was refused (no services, or a selection that needs `--yes`).
+
+Everything printed as text passes through `printable`: ids, reasons and bodies come from
+producers and must not reach the terminal as control sequences. `--json` output is
+escaped by the JSON encoder (ASCII only)."""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -19,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import BadInput, InputStream, decode_body
+from loyalty_progress.contract.outputs import DeadLetter
 from loyalty_progress.deadletter_tools.entries import (
     Filters,
     LetterEntry,
@@ -27,6 +33,7 @@ from loyalty_progress.deadletter_tools.entries import (
     scan,
     since_id,
 )
+from loyalty_progress.safe_text import printable, redact_url
 
 LIST_LIMIT: Final = 100
 REASON_WIDTH: Final = 70
@@ -127,7 +134,8 @@ def _handler(command: Command) -> Callable[[argparse.Namespace, Settings], int]:
             print(f"deadletter {args.deadletter_command}: {exc}", file=sys.stderr)
             return 2
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            print(f"deadletter: cannot reach Redis at {located.redis_url}: {exc}", file=sys.stderr)
+            where = redact_url(located.redis_url)
+            print(f"deadletter: cannot reach Redis at {where}: {exc}", file=sys.stderr)
             return 2
         finally:
             redis.close()
@@ -169,7 +177,7 @@ def _report(context: Context, as_json: bool, document: dict[str, Any], lines: li
         context.out(json.dumps(document, indent=2, default=str))
     else:
         for line in lines:
-            context.out(line)
+            context.out(printable(line))
 
 
 # -- list and show -------------------------------------------------------------------------
@@ -224,6 +232,17 @@ def _pretty_body(body: str) -> str:
         return body
 
 
+def _body_heading(letter: DeadLetter) -> str:
+    if letter.body_size is None:
+        return "  body:"
+    digest = f"sha256 {letter.body_sha256}"
+    if letter.body_truncated:
+        kept = len(original_body(letter))
+        return f"  body (first {kept} of {letter.body_size} bytes, cut; {digest}):"
+    exact = "; shown with U+FFFD for bytes that are not UTF-8" if letter.body_base64 else ""
+    return f"  body ({letter.body_size} bytes, {digest}{exact}):"
+
+
 def cmd_show(args: argparse.Namespace, context: Context) -> int:
     found, _missing = fetch(context.redis, context.key, [args.id])
     if not found:
@@ -232,7 +251,7 @@ def cmd_show(args: argparse.Namespace, context: Context) -> int:
     entry = found[0]
     letter = entry.letter
     if letter is None:
-        lines = [f"dead letter {entry.id}: {entry.problem}", entry.raw]
+        lines = [f"dead letter {entry.id}: {entry.problem}", *entry.raw.splitlines()]
     else:
         lines = [
             f"dead letter {entry.id}",
@@ -241,7 +260,7 @@ def cmd_show(args: argparse.Namespace, context: Context) -> int:
             f"  entry id          {letter.entry_id}",
             f"  deliveries        {letter.delivery_count}",
             f"  reason            {letter.reason}",
-            "  body:",
+            _body_heading(letter),
             *(f"    {line}" for line in _pretty_body(letter.body).splitlines()),
         ]
     _report(context, args.json, entry.as_json(), lines)
@@ -251,20 +270,28 @@ def cmd_show(args: argparse.Namespace, context: Context) -> int:
 # -- requeue -------------------------------------------------------------------------------
 
 
-def _replacement(args: argparse.Namespace) -> str | None:
+def original_body(letter: DeadLetter) -> bytes:
+    """The body bytes the dead letter kept: exact when they were not valid UTF-8."""
+    if letter.body_base64 is not None:
+        return base64.b64decode(letter.body_base64)
+    return letter.body.encode("utf-8")
+
+
+def _replacement(args: argparse.Namespace) -> bytes | None:
     if args.body_file is not None:
         path: Path = args.body_file
-        return sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        return sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     body: str | None = args.body
-    return body
+    return None if body is None else body.encode("utf-8")
 
 
 def _input_stream(name: str, settings: Settings) -> InputStream | None:
     return next((s for s in InputStream if settings.stream(s.value) == name), None)
 
 
-def _requeue_one(context: Context, entry: LetterEntry, body: str | None) -> dict[str, Any]:
-    """Publish, then delete, in one MULTI/EXEC: both happen or neither does."""
+def _requeue_one(context: Context, entry: LetterEntry, body: bytes | None) -> dict[str, Any]:
+    """Publish, then delete, in one MULTI/EXEC: both happen or neither does. Publishes
+    the original bytes, unless `body` replaces them."""
     letter = entry.letter
     if letter is None:
         return {"id": entry.id, "skipped": entry.problem}
@@ -272,8 +299,14 @@ def _requeue_one(context: Context, entry: LetterEntry, body: str | None) -> dict
     if stream is None:
         prefix = context.settings.stream_prefix
         return {"id": entry.id, "skipped": f"{letter.stream} is not an input stream of {prefix}"}
-    data = letter.body if body is None else body
-    decoded = decode_body(stream, data.encode("utf-8"))
+    if body is None and letter.body_truncated:
+        return {
+            "id": entry.id,
+            "skipped": f"the dead letter kept only the first part of the {letter.body_size} "
+            "byte body; requeue it with --body or --body-file",
+        }
+    data = original_body(letter) if body is None else body
+    decoded = decode_body(stream, data)
     if isinstance(decoded, BadInput):
         fix = "" if body is not None else "; correct it with --body"
         return {"id": entry.id, "skipped": f"still bad input: {decoded.reason}{fix}"}

@@ -16,6 +16,24 @@ from loyalty_progress.definitions.errors import DefinitionError
 Parser = Callable[[dict[str, Any], str], Any]
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: `*name` is refused when the parser meets it, before
+    anything is built, so a few hundred bytes of nested aliases (a "billion laughs" file)
+    cannot expand into gigabytes. Anchors alone are harmless and stay allowed."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.get_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"aliases (*{event.anchor}) are not allowed in definition files: "
+                "write the value out where it is used",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
 def _parsers() -> dict[str, Parser]:
     # Imported here so that each kind's module owns its own fields and validation.
     from loyalty_progress.definitions.attendance import parse_edition
@@ -31,7 +49,7 @@ def read_documents(path: Path) -> list[Any]:
     except OSError as exc:
         raise DefinitionError(source, None, None, f"cannot read: {exc.strerror}") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, _NoAliasLoader)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise DefinitionError(source, None, None, f"not valid YAML/JSON: {exc}") from None
     if data is None:

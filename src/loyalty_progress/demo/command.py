@@ -75,6 +75,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from loyalty_progress.definitions.errors import DefinitionError
     from loyalty_progress.demo.runner import DemoFailed, DemoOptions, run_demo
     from loyalty_progress.local_services import ServicesNotFound, locate
+    from loyalty_progress.safe_text import redact_urls
 
     worker_log = logging.getLogger("loyalty_progress.worker")
     if worker_log.getEffectiveLevel() == logging.INFO:
@@ -86,9 +87,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         asyncio.run(run_demo(locate(settings, database=True), options, sys.stdout))
     except (ServicesNotFound, DemoFailed, DefinitionError) as exc:
-        print(f"demo failed: {exc}", file=sys.stderr)
+        print(f"demo failed: {redact_urls(str(exc))}", file=sys.stderr)
         return 1
     except (RedisConnectionError, DBAPIError, ConnectionError, socket.gaierror) as exc:
-        print(f"demo failed: cannot reach PostgreSQL or Redis: {exc}", file=sys.stderr)
+        reason = redact_urls(str(exc))
+        print(f"demo failed: cannot reach PostgreSQL or Redis: {reason}", file=sys.stderr)
         return 1
     return 0

@@ -26,6 +26,7 @@ from loyalty_progress.demo.lines import day_label, input_line
 from loyalty_progress.demo.scenario import CLUB, SOURCE, Publish, Scenario, Tick, build
 from loyalty_progress.demo.summary import summary_lines
 from loyalty_progress.demo.watch import OutputWatch
+from loyalty_progress.safe_text import printable
 from loyalty_progress.store.challenges import check_challenge_set
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.store.definitions import apply_definitions
@@ -97,7 +98,7 @@ class _Demo:
         self.published: list[Publish] = []
 
     def say(self, line: str) -> None:
-        self.out.write(line + "\n")
+        self.out.write(printable(line) + "\n")
         self.out.flush()
 
     async def run(self) -> None:

@@ -21,6 +21,7 @@ from loyalty_progress.config import Settings
 from loyalty_progress.contract.outputs import Notification, RewardIssuance
 from loyalty_progress.demo.lines import notification_line, reward_line
 from loyalty_progress.demo.scenario import Scenario
+from loyalty_progress.safe_text import printable
 
 READ_COUNT: Final = 500
 _NOTIFICATION: Final = msgspec.json.Decoder(Notification)
@@ -110,5 +111,6 @@ class OutputWatch:
         self._print(reward_line(at, reward))
 
     def _print(self, line: str) -> None:
-        self._out.write(line + "\n")
+        # Messages carry producer data (receipt and store ids) and definition names.
+        self._out.write(printable(line) + "\n")
         self._out.flush()

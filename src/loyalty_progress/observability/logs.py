@@ -1,4 +1,7 @@
-"""Structured logs: one JSON object per line (or plain text for people at a terminal)."""
+"""Structured logs: one JSON object per line (or plain text for people at a terminal).
+
+Both formats pass every line through `redact_urls`: a connection URL that reaches a log
+message (a library's error text, a setting quoted back) never shows its password."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any, Final
+
+from loyalty_progress.safe_text import printable, redact_urls
 
 _STANDARD: Final = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -17,14 +22,22 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact_urls(record.getMessage()),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = redact_urls(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact_urls(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """Plain lines for a terminal: URLs redacted, control characters escaped (messages
+    can quote producer data)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(redact_urls(super().format(record)), keep_lines=True)
 
 
 def configure_logging(level: str, fmt: str) -> None:
@@ -32,7 +45,7 @@ def configure_logging(level: str, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -50,6 +50,7 @@ from loyalty_progress.engine.attendance import (
     Contribution,
     MemberAttendance,
     apply_receipts,
+    calendar_of,
     next_due_at,
     route,
 )
@@ -75,6 +76,7 @@ from loyalty_progress.engine.receipts import (
     receipt_key,
 )
 from loyalty_progress.replay import merge
+from loyalty_progress.replay.horizon import beyond_horizon
 from loyalty_progress.store import recompute as store
 from loyalty_progress.store.attendance import (
     MembershipWrite,
@@ -229,6 +231,12 @@ async def _challenge_pass(
 ) -> _Pass:
     out = _Pass()
     club, code = definition.club, definition.code
+    member_facts = definition.enrollment != "auto" or definition.scope == "group"
+    refused = await beyond_horizon(
+        conn, club, f"challenge {code}", definition.starts_at, _CHALLENGE_STREAMS, member_facts
+    )
+    if refused is not None:
+        raise RecomputeError(refused)
     stored = decode_stored(await store.club_events(conn, club, _CHALLENGE_STREAMS), out)
     events = [s.event for s in stored]
     catalog = Catalog([definition])
@@ -371,7 +379,12 @@ def replay_member(
 async def _edition_pass(conn: AsyncConnection, edition: AttendanceEdition, now: datetime) -> _Pass:
     out = _Pass()
     club, code = edition.club, edition.code
-    rows = await store.club_events(conn, club, (InputStream.RECEIPTS.value,))
+    starts_at = calendar_of(edition).starts_at
+    streams = (InputStream.RECEIPTS.value,)
+    refused = await beyond_horizon(conn, club, f"edition {code}", starts_at, streams, False)
+    if refused is not None:
+        raise RecomputeError(refused)
+    rows = await store.club_events(conn, club, streams)
     stored = decode_stored(rows, out)
     routed = route(edition, lifecycle([s.event for s in stored]))
     instants = await store.contribution_instants(conn, club, code)

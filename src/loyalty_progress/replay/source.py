@@ -27,6 +27,7 @@ from loyalty_progress.contract.events import (
     decode_body,
     decode_entry,
 )
+from loyalty_progress.safe_text import shortened
 
 STREAM_NAMES: Final = ", ".join(s.value for s in InputStream)
 
@@ -96,7 +97,9 @@ def decode_line(line: bytes, number: int) -> Item:
         stream = InputStream(envelope.stream)
     except ValueError:
         return Invalid(
-            where, f"unknown stream {envelope.stream!r} (one of {STREAM_NAMES}) - at `$.stream`"
+            where,
+            f"unknown stream {shortened(repr(envelope.stream), 60)} (one of {STREAM_NAMES})"
+            " - at `$.stream`",
         )
     decoded = _decoded(stream, line)
     if isinstance(decoded, BadInput):

@@ -119,7 +119,7 @@ class Worker:
         self.metrics = Metrics()
         self.relay = OutboxRelay(self.engine, self.redis, settings, self.metrics)
         self.definitions = DefinitionsCache(self.engine)
-        self.time_rules = time_rules()
+        self.time_rules = time_rules(settings)
         self.pipeline = Pipeline(
             self.engine,
             self.redis,

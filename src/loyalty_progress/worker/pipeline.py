@@ -142,10 +142,11 @@ class Pipeline:
             if isinstance(decoded, BadInput):
                 body = _raw_body(fields)
                 count = deliveries.get(entry_id, 1)
-                dead.append(dead_letter(stream_name, entry_id, body, decoded.reason, count, now))
+                letter = dead_letter(stream_name, entry_id, body, decoded.reason, count, now)
+                dead.append(letter)
                 log.warning(
                     "dead-letter",
-                    extra={"stream": stream_name, "entry_id": entry_id, "reason": decoded.reason},
+                    extra={"stream": stream_name, "entry_id": entry_id, "reason": letter.reason},
                 )
             else:
                 good.append(GoodEntry(entry_id, decoded, fields[DATA_FIELD]))
@@ -284,12 +285,11 @@ class Pipeline:
             count = deliveries.get(entry_id, self._settings.max_deliveries + 1)
             cause = reasons.get(entry_id, "not acknowledged (the consumer died or timed out)")
             reason = f"failed {count - 1} deliveries; last error: {cause}"
-            letters.append(
-                dead_letter(stream_name, entry_id, _raw_body(fields), reason, count, now)
-            )
+            letter = dead_letter(stream_name, entry_id, _raw_body(fields), reason, count, now)
+            letters.append(letter)
             log.warning(
                 "dead-letter",
-                extra={"stream": stream_name, "entry_id": entry_id, "reason": reason},
+                extra={"stream": stream_name, "entry_id": entry_id, "reason": letter.reason},
             )
 
         async def commit() -> list[int]:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputEvent
 from loyalty_progress.contract.outputs import OutputMessage
 from loyalty_progress.engine.receipts import ReceiptTransition
@@ -55,8 +56,11 @@ def batch_rules() -> list[BatchRule]:
     return [AttendanceRule(), ChallengeRule()]
 
 
-def time_rules() -> list[TimeRule]:
+def time_rules(settings: Settings | None = None) -> list[TimeRule]:
+    """The time rules; with the worker's `settings`, retention's prune runs last."""
     from loyalty_progress.worker.attendance import AttendanceTimeRule
     from loyalty_progress.worker.challenges import ChallengeExpiryRule
+    from loyalty_progress.worker.retention import RetentionRule
 
-    return [AttendanceTimeRule(), ChallengeExpiryRule()]
+    rules: list[TimeRule] = [AttendanceTimeRule(), ChallengeExpiryRule()]
+    return rules if settings is None else [*rules, RetentionRule(settings)]
