@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 from typing import Any, Final
 
@@ -45,3 +49,18 @@ def staff_token(club: str = CLUB, **claims: Any) -> str:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def hs256_with_any_secret(secret: bytes, subject: str, club: str = CLUB) -> str:
+    """An HS256 token keyed with arbitrary bytes, such as a public key's PEM (the
+    algorithm-confusion attack), which PyJWT refuses to sign."""
+
+    def part(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    claims = {"sub": subject, "club": club, "exp": int(time.time() + 300)}
+    signing_input = b".".join(
+        part(json.dumps(obj).encode()) for obj in ({"alg": "HS256", "typ": "JWT"}, claims)
+    )
+    signature = hmac.new(secret, signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + part(signature)).decode()

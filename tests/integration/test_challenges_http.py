@@ -10,7 +10,6 @@ from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
 from tests.helpers import http_get, publish
-from tests.tokens import bearer, staff_token
 from tests.integration.test_challenges_support import (
     apply,
     at,
@@ -21,6 +20,7 @@ from tests.integration.test_challenges_support import (
     trigger,
     worker_at,
 )
+from tests.tokens import bearer, staff_token
 
 CHALLENGES = [
     challenge(

@@ -140,16 +140,16 @@ def create_ops_app(worker: Worker) -> Litestar:
     async def metrics(scope: Scope, receive: Receive, send: Send) -> None:
         await metrics_app(scope, receive, send)
 
-    document: dict[str, Any] = {}
+    rendered: list[str] = []
 
-    @get(["/schema", "/schema/openapi.json"], sync_to_thread=False)
-    def schema() -> dict[str, Any]:
-        """The read side's OpenAPI document (the same as docs/openapi.json)."""
-        if not document:
-            from loyalty_progress.apidocs import read_side_document
+    @get(["/schema", "/schema/openapi.json"], sync_to_thread=False, media_type="application/json")
+    def schema() -> str:
+        """The read side's OpenAPI document, the same text as docs/openapi.json."""
+        if not rendered:
+            from loyalty_progress.apidocs import read_side_document, render
 
-            document.update(read_side_document(worker))
-        return document
+            rendered.append(render(read_side_document(worker)))
+        return rendered[0]
 
     return Litestar(
         route_handlers=[*_probes(worker.health, Health.as_dict), metrics, schema],

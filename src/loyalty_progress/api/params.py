@@ -45,10 +45,15 @@ def unprocessable(_: Request[Any, Any, Any], exc: ValidationException) -> Respon
         if not isinstance(item, dict):
             continue
         key = str(item.get("key", ""))
+        problem = {**item}
         source = item.get("source")
+        if source is not None:  # Litestar's ParamType enum: its value reads better
+            source = problem["source"] = str(getattr(source, "value", source))
         if source == "query":
             key = _QUERY_NAMES.get(key, key)
-        problems.append({**item, "key": key})
+        elif source == "header" and key == "club":
+            key = CLUB_HEADER
+        problems.append({**problem, "key": key})
     if problems and all("source" in p for p in problems):
         reasons = "; ".join(
             f"{p['source']} parameter `{p['key']}`: {p['message']}" for p in problems
