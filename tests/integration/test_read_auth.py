@@ -414,3 +414,29 @@ async def test_issuer_and_audience_are_checked_when_set(redis: Redis, settings: 
     }
     assert answers["other issuer"].json()["detail"] == "the token is from another issuer"
     assert unchecked.status_code == 200
+
+
+async def test_replay_job_reports_are_for_staff_tokens(
+    redis: Redis, settings: Settings, tmp_path: Path
+) -> None:
+    from tests.conftest import running_worker
+    from tests.integration.test_replay_support import line, replay_file, write_jsonl
+
+    history = write_jsonl(
+        tmp_path / "history.jsonl",
+        [line("points", "p-1", "a", NOW, kind="earned", amount=5), "not json"],
+    )
+    report = await replay_file(settings, history)
+    path = f"/v1/replay-jobs/{report['id']}"
+    async with running_worker(settings, serve_http=True) as worker:
+        by_staff = await get(worker, path, staff_token())
+        by_member = await get(worker, path, member_token("a"))
+        foreign_staff = await get(worker, path, staff_token(club="harbour-centre"))
+        unknown = await get(worker, f"/v1/replay-jobs/{report['id'] + 1}", staff_token())
+        too_big = await get(worker, "/v1/replay-jobs/9223372036854775808", staff_token())
+    assert by_staff.status_code == 200
+    assert by_staff.json() == json.loads(json.dumps(report))
+    assert (by_staff.json()["events_applied_number"], len(by_staff.json()["errors"])) == (1, 1)
+    assert [by_member.status_code, foreign_staff.status_code] == [403, 403]
+    assert unknown.status_code == 404
+    assert too_big.status_code == 422

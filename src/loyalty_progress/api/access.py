@@ -5,7 +5,8 @@
   contribution ledger; `me` in a member path (or `memberId=me`) is the token's `sub`.
 - A group's lists and occurrence detail (which name every member's contribution) are for
   the group's current members.
-- A staff token (`loyalty:staff`) reads any member and group of its club.
+- A staff token (`loyalty:staff`) reads any member and group of its club, and the replay
+  job reports (which belong to no club).
 - With authentication off every request is `UNCHECKED` and reads anything.
 """
 
@@ -29,6 +30,12 @@ def require_club(caller: Caller, club: str) -> None:
         raise PermissionDeniedException(
             detail="the token is for another club than X-Loyalty-Club-Slug"
         )
+
+
+def require_staff(caller: Caller, club: str) -> None:
+    require_club(caller, club)
+    if caller.checked and not caller.staff:
+        raise PermissionDeniedException(detail="this route is for staff tokens (loyalty:staff)")
 
 
 def member_for(caller: Caller, club: str, member_id: str) -> str:

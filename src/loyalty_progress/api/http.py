@@ -31,6 +31,7 @@ from loyalty_progress.api.auth import SECURITY_SCHEME, CallerParam, ReadSideAuth
 from loyalty_progress.api.challenges import challenge_routes
 from loyalty_progress.api.context import ReadContext
 from loyalty_progress.api.params import VALIDATION_HANDLERS, Club, SubjectId
+from loyalty_progress.api.replay import replay_routes
 from loyalty_progress.store.totals import MemberTotals, member_totals
 from loyalty_progress.worker.health import Health
 
@@ -58,7 +59,12 @@ def totals_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
 
 
 def read_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
-    return [*totals_routes(ctx), *attendance_routes(ctx), *challenge_routes(ctx)]
+    return [
+        *totals_routes(ctx),
+        *attendance_routes(ctx),
+        *challenge_routes(ctx),
+        *replay_routes(ctx),
+    ]
 
 
 def _read_router(ctx: ReadContext, auth: ReadSideAuth) -> Router:

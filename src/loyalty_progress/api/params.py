@@ -2,8 +2,8 @@
 
 Ids, member ids, codes and the club header are at most `MAX_ID_LENGTH` characters, the
 wire contract's bound on the same ids (docs/wire-contract.md): nothing longer can exist.
-Integers that reach SQL as PostgreSQL `integer` (occurrence indexes) stop at `MAX_INT4`,
-so an out-of-range value is a 422 instead of a database error.
+Integers that reach SQL stop at the column's range (`MAX_INT4` for occurrence indexes,
+`MAX_INT8` for job ids), so an out-of-range value is a 422 instead of a database error.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from loyalty_progress.api.context import CLUB_HEADER
 
 MAX_ID_LENGTH: Final = 128
 MAX_INT4: Final = 2**31 - 1
+MAX_INT8: Final = 2**63 - 1  # PostgreSQL `bigint` ids (replay jobs)
 
 Club = Annotated[str, HeaderParameter(name=CLUB_HEADER, min_length=1, max_length=MAX_ID_LENGTH)]
 SubjectId = Annotated[str, PathParameter(min_length=1, max_length=MAX_ID_LENGTH)]
