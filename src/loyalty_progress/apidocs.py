@@ -3,7 +3,8 @@
 The AsyncAPI document comes from a FastStream app that declares the worker's own input
 subscriptions (`worker.app.input_subscription`) and the three output streams, with the
 msgspec wire types of `contract/` as payloads. The OpenAPI document is the one Litestar
-generates for the worker's HTTP app. Both describe the default configuration (prefix
+generates for the worker's read side, with its bearer-token scheme (each worker also serves
+it on the ops port, `/schema`). Both describe the default configuration (prefix
 `loyalty`, group `progress-worker`) whatever the environment says, so that the committed
 `docs/asyncapi.json` and `docs/openapi.json` are reproducible; tests/unit/test_api_docs.py
 fails when they drift from the code.

@@ -135,6 +135,10 @@ class Settings:
         consumer = env.get("LOYALTY_CONSUMER_NAME") or default_consumer_name()
         data_dir = env.get("LOYALTY_DATA_DIR")
         prefix = env.get("LOYALTY_STREAM_PREFIX", "loyalty") or "loyalty"
+        http_port = _int(env, "LOYALTY_HTTP_PORT", 8080, minimum=0)
+        # Any free read-side port (tests, benchmarks, several workers on one host): then
+        # any free ops port too, so two such processes never fight over the default.
+        metrics_default = 0 if http_port == 0 else 8081
         return cls(
             database_url=env.get("LOYALTY_DATABASE_URL") or None,
             redis_url=env.get("LOYALTY_REDIS_URL") or None,
@@ -142,9 +146,9 @@ class Settings:
             consumer_group=env.get("LOYALTY_CONSUMER_GROUP") or "progress-worker",
             consumer_name=consumer,
             http_host=env.get("LOYALTY_HTTP_HOST") or "127.0.0.1",
-            http_port=_int(env, "LOYALTY_HTTP_PORT", 8080, minimum=0),
+            http_port=http_port,
             metrics_host=env.get("LOYALTY_METRICS_HOST") or "127.0.0.1",
-            metrics_port=_int(env, "LOYALTY_METRICS_PORT", 8081, minimum=0),
+            metrics_port=_int(env, "LOYALTY_METRICS_PORT", metrics_default, minimum=0),
             auth=_auth_mode(env),
             auth_hs256_secret=_secret(env, "LOYALTY_AUTH_HS256_SECRET"),
             auth_public_key_file=_path(env, "LOYALTY_AUTH_PUBLIC_KEY_FILE"),

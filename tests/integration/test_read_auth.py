@@ -193,24 +193,19 @@ async def test_other_members_clubs_and_groups_are_forbidden(
     assert (staff_reads_b.json()["member_id"], staff_reads_b.json()["count"]) == ("b", 1)
 
 
-def _expired() -> str:
-    return mint("a", expires_in=-600)
-
-
-BAD_TOKENS: dict[str, tuple[str | None, str | None]] = {
-    # name: (Authorization header, error code in WWW-Authenticate)
-    "none": (None, None),
-    "basic scheme": ("Basic YTpi", None),
-    "garbage": ("Bearer not-a-jwt", "invalid_token"),
-    "expired": ("Bearer " + _expired(), "invalid_token"),
-    "other secret": (
-        "Bearer " + mint("a", key="another-secret-of-the-same-length-000000"),
-        "invalid_token",
-    ),
-    "no exp": ("Bearer " + mint("a", exp=None), "invalid_token"),
-    "no club": ("Bearer " + mint("a", club=""), "invalid_token"),
-    "too long": ("Bearer " + mint("a", padding="x" * 9000), "invalid_token"),
-}
+def _bad_tokens() -> dict[str, tuple[str | None, str | None]]:
+    """name: (Authorization header, error code in WWW-Authenticate); minted when called."""
+    other_secret = "another-secret-of-the-same-length-000000"
+    return {
+        "none": (None, None),
+        "basic scheme": ("Basic YTpi", None),
+        "garbage": ("Bearer not-a-jwt", "invalid_token"),
+        "expired": ("Bearer " + mint("a", expires_in=-600), "invalid_token"),
+        "other secret": ("Bearer " + mint("a", key=other_secret), "invalid_token"),
+        "no exp": ("Bearer " + mint("a", exp=None), "invalid_token"),
+        "no club": ("Bearer " + mint("a", club=""), "invalid_token"),
+        "too long": ("Bearer " + mint("a", padding="x" * 9000), "invalid_token"),
+    }
 
 
 async def test_missing_invalid_and_expired_tokens_answer_401_with_a_challenge(
@@ -218,14 +213,15 @@ async def test_missing_invalid_and_expired_tokens_answer_401_with_a_challenge(
 ) -> None:
     async with seeded_worker(redis, settings, tmp_path) as worker:
         answers = {}
-        for name, (authorization, _) in BAD_TOKENS.items():
+        bad_tokens = _bad_tokens()
+        for name, (authorization, _) in bad_tokens.items():
             headers = {} if authorization is None else {"Authorization": authorization}
             answers[name] = await get(worker, "/v1/members/me/totals", None, **headers)
         # Authentication comes before parameter checks: nothing learnt without a token.
         bad_parameter = await get(worker, "/v1/members/a/challenges?Page=0", None)
         expired_reason = answers["expired"].json()["detail"]
         probes = [(await get(worker, p, None)).status_code for p in ("/healthz", "/readyz")]
-    for name, (_, error) in BAD_TOKENS.items():
+    for name, (_, error) in bad_tokens.items():
         response = answers[name]
         assert response.status_code == 401, (name, response.text)
         challenge_header = response.headers["WWW-Authenticate"]
