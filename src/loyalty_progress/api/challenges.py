@@ -34,7 +34,7 @@ from litestar.params import PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_progress.api.access import check_group, member_for, require_club
-from loyalty_progress.api.auth import CallerParam
+from loyalty_progress.api.auth import Caller, CallerParam
 from loyalty_progress.api.context import ReadContext
 from loyalty_progress.api.params import MAX_ID_LENGTH, MAX_INT4, Club, SubjectId
 from loyalty_progress.definitions.challenge import (
@@ -554,7 +554,7 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
             return await _listed(conn, club, shown, kind, since, now)
 
     async def group_list(
-        caller: CallerParam, club: str, group_code: str, kind: ListKind, since: datetime | None
+        caller: Caller, club: str, group_code: str, kind: ListKind, since: datetime | None
     ) -> ChallengeList:
         now = ctx.clock.now()
         async with ctx.engine.connect() as conn:
