@@ -139,6 +139,11 @@ class Settings:
         # Any free read-side port (tests, benchmarks, several workers on one host): then
         # any free ops port too, so two such processes never fight over the default.
         metrics_default = 0 if http_port == 0 else 8081
+        metrics_port = _int(env, "LOYALTY_METRICS_PORT", metrics_default, minimum=0)
+        if metrics_port == http_port != 0:
+            raise SettingsError(
+                f"LOYALTY_METRICS_PORT must differ from LOYALTY_HTTP_PORT, both are {http_port}"
+            )
         return cls(
             database_url=env.get("LOYALTY_DATABASE_URL") or None,
             redis_url=env.get("LOYALTY_REDIS_URL") or None,
@@ -148,7 +153,7 @@ class Settings:
             http_host=env.get("LOYALTY_HTTP_HOST") or "127.0.0.1",
             http_port=http_port,
             metrics_host=env.get("LOYALTY_METRICS_HOST") or "127.0.0.1",
-            metrics_port=_int(env, "LOYALTY_METRICS_PORT", metrics_default, minimum=0),
+            metrics_port=metrics_port,
             auth=_auth_mode(env),
             auth_hs256_secret=_secret(env, "LOYALTY_AUTH_HS256_SECRET"),
             auth_public_key_file=_path(env, "LOYALTY_AUTH_PUBLIC_KEY_FILE"),

@@ -79,6 +79,7 @@ def test_auth_settings_are_read_from_the_environment_and_the_secret_is_never_sho
         ({"LOYALTY_AUTH": "maybe"}, "LOYALTY_AUTH"),
         ({"LOYALTY_AUTH_HS256_SECRET": "short-but-secret"}, "LOYALTY_AUTH_HS256_SECRET"),
         ({"LOYALTY_METRICS_PORT": "metrics"}, "LOYALTY_METRICS_PORT"),
+        ({"LOYALTY_HTTP_PORT": "8081"}, "LOYALTY_METRICS_PORT must differ"),
     ],
 )
 def test_bad_auth_settings_name_the_variable_and_not_the_value(
