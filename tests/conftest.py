@@ -19,6 +19,7 @@ from loyalty_progress.config import Settings
 from loyalty_progress.store import migrate
 from loyalty_progress.store.database import create_engine
 from tests.services import test_services
+from tests.tokens import TEST_SECRET
 
 RUN_ID = uuid.uuid4().hex[:8]
 _counter = itertools.count()
@@ -100,6 +101,8 @@ def settings(database_url: str, service_urls: tuple[str, str], stream_prefix: st
         outbox_sweep_ms=200,
         http_host="127.0.0.1",
         http_port=0,
+        metrics_port=0,
+        auth_hs256_secret=TEST_SECRET,
         migrate_on_start=False,
     )
 

@@ -103,11 +103,17 @@ async def read_stream(redis: Redis, settings: Settings, name: str) -> list[dict[
     return [json.loads(fields[b"data"]) for _, fields in entries]
 
 
-async def http_get(worker: Any, path: str, club: str = "infinity-mall") -> tuple[int, Any]:
-    """GET from a running worker's read side over real HTTP; (status, decoded JSON)."""
+async def http_get(
+    worker: Any, path: str, club: str = "infinity-mall", token: str | None = None
+) -> tuple[int, Any]:
+    """GET from a running worker's read side over real HTTP; (status, decoded JSON). With
+    a staff token of `club` unless another token is given."""
     import httpx
 
+    from tests.tokens import bearer, staff_token
+
     port = worker.http_port
+    headers = {"X-Loyalty-Club-Slug": club, **bearer(token or staff_token(club))}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-        response = await client.get(path, headers={"X-Loyalty-Club-Slug": club})
+        response = await client.get(path, headers=headers)
     return response.status_code, response.json()

@@ -3,7 +3,8 @@
 The AsyncAPI document comes from a FastStream app that declares the worker's own input
 subscriptions (`worker.app.input_subscription`) and the three output streams, with the
 msgspec wire types of `contract/` as payloads. The OpenAPI document is the one Litestar
-generates for the worker's HTTP app. Both describe the default configuration (prefix
+generates for the worker's read side, with its bearer-token scheme (each worker also serves
+it on the ops port, `/schema`). Both describe the default configuration (prefix
 `loyalty`, group `progress-worker`) whatever the environment says, so that the committed
 `docs/asyncapi.json` and `docs/openapi.json` are reproducible; tests/unit/test_api_docs.py
 fails when they drift from the code.
@@ -16,7 +17,7 @@ import inspect
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import msgspec
 from faststream import FastStream
@@ -24,9 +25,12 @@ from faststream.redis import RedisBroker
 from faststream.specification import AsyncAPI
 from litestar import Litestar
 from litestar.exceptions import ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components
 from litestar.routes import HTTPRoute
 from pydantic import Field, WithJsonSchema
 
+from loyalty_progress.api.auth import SECURITY_SCHEME, security_scheme
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import (
     _REQUIRED_BY_KIND,
@@ -47,6 +51,9 @@ from loyalty_progress.contract.outputs import (
     OutputStream,
     RewardIssuance,
 )
+
+if TYPE_CHECKING:
+    from loyalty_progress.worker.app import Worker
 
 # The version of the contract the documents describe; bump it by hand on a breaking change.
 CONTRACT_VERSION: Final = "1.0.0"
@@ -245,26 +252,77 @@ def _validation_responses(app: Litestar, document: dict[str, Any]) -> None:
             operation["responses"]["422"] = response
 
 
-def openapi_document(settings: Settings = DOCUMENTED_SETTINGS) -> dict[str, Any]:
-    # The HTTP app wants a worker; building one opens no connection.
-    from loyalty_progress.api.http import create_http_app
-    from loyalty_progress.worker.app import Worker
+_ERROR_BODY: Final = {
+    "type": "object",
+    "properties": {"status_code": {"type": "integer"}, "detail": {"type": "string"}},
+    "required": ["status_code", "detail"],
+}
 
-    app = create_http_app(Worker(settings, serve_http=False))
+
+def _auth_responses(document: dict[str, Any]) -> None:
+    """Operations behind the bearer token say what they answer without one."""
+    for item in document["paths"].values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or not operation.get("security"):
+                continue
+            responses = operation.setdefault("responses", {})
+            responses["401"] = {
+                "description": "No bearer token, or one that is invalid or expired",
+                "headers": {
+                    "WWW-Authenticate": {
+                        "description": 'RFC 6750 challenge, e.g. `Bearer realm="loyalty-progress",'
+                        ' error="invalid_token", error_description="the token has expired"`',
+                        "schema": {"type": "string"},
+                    }
+                },
+                "content": {"application/json": {"schema": _ERROR_BODY}},
+            }
+            responses["403"] = {
+                "description": "The token is for another club, or a member token names another "
+                "member or a group its member is not in",
+                "content": {"application/json": {"schema": _ERROR_BODY}},
+            }
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="loyalty-progress read API",
+        version=CONTRACT_VERSION,
+        components=Components(security_schemes={SECURITY_SCHEME: security_scheme()}),
+    )
+
+
+def read_side_document(worker: Worker) -> dict[str, Any]:
+    """The OpenAPI document of a worker's read side (also served on its ops port)."""
+    from loyalty_progress.api.http import documentation_app
+
+    app = documentation_app(worker, openapi_config())
     document: dict[str, Any] = app.openapi_schema.to_schema()
     document["info"] = {
         "title": "loyalty-progress read API",
         "version": CONTRACT_VERSION,
         "description": (
-            "The HTTP read side served by each worker (`LOYALTY_HTTP_PORT`). The club comes "
-            "from the `X-Loyalty-Club-Slug` header and the current time from the worker's clock "
-            "(`LOYALTY_NOW`). `/readyz` answers 503 with the same body while not ready; "
-            "`/metrics` serves the Prometheus text format (docs/runbook.md). "
+            "The HTTP read side served by each worker (`LOYALTY_HTTP_PORT`). Every `/v1` "
+            "route needs a bearer token (JWT, see the security scheme and docs/security.md); "
+            "the club comes from the `X-Loyalty-Club-Slug` header and must be the token's, "
+            "and the current time from the worker's clock (`LOYALTY_NOW`). `/healthz` and "
+            "`/readyz` need no token; `/readyz` answers 503 with the same body while not "
+            "ready, with a short `reason`. `/metrics` (Prometheus text format), this document "
+            "(`/schema`) and `/readyz` with the last error are on the ops port "
+            "(`LOYALTY_METRICS_PORT`, docs/runbook.md). "
             f"{_GENERATED.format(kind='openapi')}"
         ),
     }
     _validation_responses(app, document)
+    _auth_responses(document)
     return document
+
+
+def openapi_document(settings: Settings = DOCUMENTED_SETTINGS) -> dict[str, Any]:
+    # The HTTP app wants a worker; building one opens no connection.
+    from loyalty_progress.worker.app import Worker
+
+    return read_side_document(Worker(settings, serve_http=False))
 
 
 # --------------------------------------------------------------------------- CLI

@@ -32,6 +32,13 @@ async def _run(settings: Settings) -> None:
 
 
 def cmd_run(settings: Settings) -> int:
+    from loyalty_progress.api.auth import token_verifier
+
+    try:  # the read side may refuse to run open: say so before any server starts
+        token_verifier(settings)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     if settings.database_url and settings.redis_url:
         asyncio.run(_run(settings))
         return 0

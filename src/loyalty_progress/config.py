@@ -48,6 +48,32 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return raw
 
 
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    return env.get(name) or None
+
+
+# HS256 takes a key at least as long as its hash (RFC 7518 §3.2); shorter ones are guessable.
+MIN_HS256_SECRET_BYTES = 32
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name) or None
+    if raw is not None and len(raw.encode()) < MIN_HS256_SECRET_BYTES:
+        # The message gives the rule, never the value.
+        raise SettingsError(f"{name} must be at least {MIN_HS256_SECRET_BYTES} bytes long")
+    return raw
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    return Path(raw) if raw else None
+
+
+def _auth_mode(env: Mapping[str, str]) -> str | None:
+    raw = env.get("LOYALTY_AUTH")
+    return None if not raw else _choice(env, "LOYALTY_AUTH", ("jwt", "none"), "jwt")
+
+
 def _now(env: Mapping[str, str]) -> datetime | None:
     raw = env.get("LOYALTY_NOW")
     if not raw:
@@ -73,8 +99,18 @@ class Settings:
     stream_prefix: str = "loyalty"
     consumer_group: str = "progress-worker"
     consumer_name: str = field(default_factory=default_consumer_name)
-    http_host: str = "0.0.0.0"
+    # Loopback unless told otherwise: containers and pods set LOYALTY_HTTP_HOST=0.0.0.0.
+    http_host: str = "127.0.0.1"
     http_port: int = 8080
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 8081
+    # Read-side authentication (docs/security.md). `auth` None: tokens when a key is set,
+    # else open on a loopback bind only.
+    auth: str | None = None
+    auth_hs256_secret: str | None = field(default=None, repr=False)
+    auth_public_key_file: Path | None = None
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
     batch_size: int = 1000
     poll_ms: int = 100
     batches_in_flight: int = 2
@@ -102,14 +138,30 @@ class Settings:
         consumer = env.get("LOYALTY_CONSUMER_NAME") or default_consumer_name()
         data_dir = env.get("LOYALTY_DATA_DIR")
         prefix = env.get("LOYALTY_STREAM_PREFIX", "loyalty") or "loyalty"
+        http_port = _int(env, "LOYALTY_HTTP_PORT", 8080, minimum=0)
+        # Any free read-side port (tests, benchmarks, several workers on one host): then
+        # any free ops port too, so two such processes never fight over the default.
+        metrics_default = 0 if http_port == 0 else 8081
+        metrics_port = _int(env, "LOYALTY_METRICS_PORT", metrics_default, minimum=0)
+        if metrics_port == http_port != 0:
+            raise SettingsError(
+                f"LOYALTY_METRICS_PORT must differ from LOYALTY_HTTP_PORT, both are {http_port}"
+            )
         return cls(
             database_url=env.get("LOYALTY_DATABASE_URL") or None,
             redis_url=env.get("LOYALTY_REDIS_URL") or None,
             stream_prefix=prefix,
             consumer_group=env.get("LOYALTY_CONSUMER_GROUP") or "progress-worker",
             consumer_name=consumer,
-            http_host=env.get("LOYALTY_HTTP_HOST") or "0.0.0.0",
-            http_port=_int(env, "LOYALTY_HTTP_PORT", 8080, minimum=0),
+            http_host=env.get("LOYALTY_HTTP_HOST") or "127.0.0.1",
+            http_port=http_port,
+            metrics_host=env.get("LOYALTY_METRICS_HOST") or "127.0.0.1",
+            metrics_port=metrics_port,
+            auth=_auth_mode(env),
+            auth_hs256_secret=_secret(env, "LOYALTY_AUTH_HS256_SECRET"),
+            auth_public_key_file=_path(env, "LOYALTY_AUTH_PUBLIC_KEY_FILE"),
+            auth_issuer=_optional(env, "LOYALTY_AUTH_ISSUER"),
+            auth_audience=_optional(env, "LOYALTY_AUTH_AUDIENCE"),
             batch_size=_int(env, "LOYALTY_BATCH_SIZE", 1000),
             poll_ms=_int(env, "LOYALTY_POLL_MS", 100),
             batches_in_flight=_int(env, "LOYALTY_BATCHES_IN_FLIGHT", 2),

@@ -102,6 +102,8 @@ async def test_readyz_follows_postgres_and_pending_entries_survive_the_outage(
 
         await wait_until(held_by_worker, timeout=15, what="entries pending with the worker")
         assert await _readiness(worker, False)(), "/readyz turned ready with PostgreSQL down"
+        _, public = await http_get(worker, "/readyz")  # the error text is for the ops port
+        assert (public["reason"], "last_error" in public) == ("database unreachable", False)
 
         await asyncio.wait_for(asyncio.to_thread(private_postgres.start), 45)
         await wait_until(_readiness(worker, True), timeout=30, what="/readyz 200 after restart")

@@ -20,6 +20,7 @@ from tests.integration.test_challenges_support import (
     trigger,
     worker_at,
 )
+from tests.tokens import bearer, staff_token
 
 CHALLENGES = [
     challenge(
@@ -133,7 +134,7 @@ async def test_bad_query_parameters_and_a_missing_club_answer_422_with_the_reaso
     async with worker_at(settings, at(20)) as worker:
         answers = {path: await http_get(worker, path) for path in BAD}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker.http_port}") as client:
-            no_club = await client.get("/v1/members/m1/challenges")
+            no_club = await client.get("/v1/members/m1/challenges", headers=bearer(staff_token()))
     for path, named in BAD.items():
         status, body = answers[path]
         assert status == 422, (path, body)

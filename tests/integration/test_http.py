@@ -27,5 +27,5 @@ async def test_totals_reject_a_malformed_date_with_a_reason(
 ) -> None:
     async with running_worker(settings, serve_http=True) as worker:
         status, body = await http_get(worker, "/v1/members/m1/totals?since=yesterday")
-    assert status == 400
-    assert "since" in str(body)
+    assert status == 422  # like every /v1 route (api/params.py)
+    assert "`since`" in body["detail"]

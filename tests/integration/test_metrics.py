@@ -1,4 +1,4 @@
-"""`/metrics` over real HTTP reports what a known batch did."""
+"""`/metrics` over real HTTP (the ops port) reports what a known batch did."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ async def test_metrics_count_applied_duplicates_and_dead_letters(
         await publish(redis, settings, "points", earned, earned, points(kind="redeemed", amount=3))
         await publish(redis, settings, "receipts", receipt(status="approved"), b"not json")
         await wait_until(lambda: drained(redis, settings), what="streams drained")
-        url = f"http://127.0.0.1:{worker.http_port}/metrics"  # type: ignore[attr-defined]
+        url = f"http://127.0.0.1:{worker.metrics_port}/metrics"  # type: ignore[attr-defined]
 
         async def gauges_collected() -> bool:
             async with httpx.AsyncClient() as client:

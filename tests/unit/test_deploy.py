@@ -13,6 +13,9 @@ import pytest
 import yaml
 from compose_spec import PyCompose
 
+from loyalty_progress.api.auth import token_verifier
+from loyalty_progress.config import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
 
@@ -96,3 +99,79 @@ def test_compose_runs_the_demo_against_the_healthy_workers() -> None:
     # The demo talks to the very servers the workers use.
     for name in ("LOYALTY_DATABASE_URL", "LOYALTY_REDIS_URL"):
         assert demo["environment"][name] == worker["environment"][name]
+
+
+def _kind(kind: str, name: str) -> dict[str, Any]:
+    return next(d for _, d in DOCS if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+def test_the_service_exposes_the_read_side_and_prometheus_scrapes_the_metrics_port() -> None:
+    deployment = _kind("Deployment", "loyalty-progress")
+    config = _kind("ConfigMap", "loyalty-progress")["data"]
+    template = deployment["spec"]["template"]
+    ports = {p["name"]: p["containerPort"] for p in template["spec"]["containers"][0]["ports"]}
+    assert ports == {
+        "http": int(config["LOYALTY_HTTP_PORT"]),
+        "metrics": int(config["LOYALTY_METRICS_PORT"]),
+    }
+    assert template["metadata"]["annotations"]["prometheus.io/port"] == str(ports["metrics"])
+    service = _kind("Service", "loyalty-progress")
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    # In a pod both servers listen beyond loopback, so the read side needs its key.
+    assert config["LOYALTY_HTTP_HOST"] == config["LOYALTY_METRICS_HOST"] == "0.0.0.0"
+    assert config["LOYALTY_AUTH"] == "jwt"
+
+
+def test_the_public_key_file_is_mounted_where_the_worker_reads_it() -> None:
+    config = _kind("ConfigMap", "loyalty-progress")["data"]
+    pod = _kind("Deployment", "loyalty-progress")["spec"]["template"]["spec"]
+    key_file = Path(config["LOYALTY_AUTH_PUBLIC_KEY_FILE"])
+    [mount] = pod["containers"][0]["volumeMounts"]
+    assert Path(mount["mountPath"]) == key_file.parent
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    keys = _kind("ConfigMap", volume["configMap"]["name"])["data"]
+    assert key_file.name in keys
+
+
+def test_the_network_policy_keeps_metrics_to_the_monitoring_namespace() -> None:
+    policy = _kind("NetworkPolicy", "loyalty-progress")
+    deployment = _kind("Deployment", "loyalty-progress")
+    assert (
+        policy["spec"]["podSelector"]["matchLabels"]
+        == deployment["spec"]["selector"]["matchLabels"]
+    )
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    rules = {r["ports"][0]["port"]: r.get("from") for r in policy["spec"]["ingress"]}
+    assert rules["http"] is None  # the read side: from anywhere the Service is reachable
+    assert rules["metrics"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    assert set(rules) == {"http", "metrics"}
+
+
+def _image_env() -> dict[str, str]:
+    text = (ROOT / "deploy" / "Dockerfile").read_text().replace("\\\n", " ")
+    pairs = (p for line in text.splitlines() if line.startswith("ENV ") for p in line.split()[1:])
+    return dict(pair.partition("=")[::2] for pair in pairs)
+
+
+def test_the_image_binds_every_interface_and_leaves_auth_to_the_deployment() -> None:
+    env = _image_env()
+    assert env["LOYALTY_HTTP_HOST"] == env["LOYALTY_METRICS_HOST"] == "0.0.0.0"
+    assert (env["LOYALTY_HTTP_PORT"], env["LOYALTY_METRICS_PORT"]) == ("8080", "8081")
+    # No key and no LOYALTY_AUTH=none baked in: a container without auth settings refuses.
+    assert not [name for name in env if name.startswith("LOYALTY_AUTH")]
+
+
+def test_compose_binds_services_to_loopback_and_its_workers_start_with_auth() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name in ("postgres", "redis"):
+        assert all(p.startswith("127.0.0.1:") for p in services[name]["ports"]), name
+    assert "--requirepass" in services["redis"]["command"]
+    env = services["worker"]["environment"]
+    password = services["redis"]["command"][services["redis"]["command"].index("--requirepass") + 1]
+    assert f":{password}@redis:" in env["LOYALTY_REDIS_URL"]
+    settings = Settings.from_env(env)
+    assert settings.http_host == "0.0.0.0"
+    assert token_verifier(settings) is not None  # would refuse to start otherwise

@@ -8,14 +8,14 @@ edition. Everything else is the engine's pure view of the stored rows as of `now
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import HeaderParameter, PathParameter
 
-from loyalty_progress.api.context import CLUB_HEADER, ReadContext
+from loyalty_progress.api.access import member_for
+from loyalty_progress.api.auth import CallerParam
+from loyalty_progress.api.context import ReadContext
+from loyalty_progress.api.params import Club, SubjectId
 from loyalty_progress.engine.attendance import attendance_view, current_edition
 from loyalty_progress.engine.attendance.view import AttendanceChallengeView
 from loyalty_progress.store.attendance import load_member
@@ -24,10 +24,10 @@ from loyalty_progress.store.attendance import load_member
 def attendance_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
     @get("/v1/members/{member_id:str}/attendance_challenge")
     async def attendance_challenge(
-        member_id: Annotated[str, PathParameter()],
-        club: Annotated[str, HeaderParameter(name=CLUB_HEADER)],
+        member_id: SubjectId, club: Club, caller: CallerParam
     ) -> AttendanceChallengeView:
         """The club's current attendance edition and the member's progress in it."""
+        member_id = member_for(caller, club, member_id)
         now = ctx.clock.now()
         edition = current_edition(ctx.definitions.current.editions, club, now)
         if edition is None:

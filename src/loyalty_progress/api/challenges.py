@@ -12,8 +12,8 @@
 
 The club comes from the `X-Loyalty-Club-Slug` header and "now" from the worker's clock
 (`LOYALTY_NOW`). An unknown member or group gets empty lists. Bad query parameters (and a
-missing club header) answer 422 with the reason: these routes carry their own handler for
-Litestar's `ValidationException`, which Litestar would otherwise answer with 400.
+missing club header) answer 422 with the reason (`params.py`). Every route takes the
+verified `caller` and asks `access.py` whether it may read the member or group it names.
 """
 
 from __future__ import annotations
@@ -27,14 +27,16 @@ from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import get
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import HeaderParameter, PathParameter, QueryParameter
-from litestar.types import ExceptionHandlersMap
+from litestar.params import PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_progress.api.context import CLUB_HEADER, ReadContext
+from loyalty_progress.api.access import check_group, member_for, require_club
+from loyalty_progress.api.auth import Caller, CallerParam
+from loyalty_progress.api.context import ReadContext
+from loyalty_progress.api.params import MAX_ID_LENGTH, MAX_INT4, Club, SubjectId
 from loyalty_progress.definitions.challenge import (
     TRIGGER_NUMBERS,
     ChallengeDefinition,
@@ -63,8 +65,6 @@ from loyalty_progress.store.challenges import OccurrenceCounts
 from loyalty_progress.worker.challenges import CatalogCache
 
 Number = int | float
-Club = Annotated[str, HeaderParameter(name=CLUB_HEADER, min_length=1, max_length=128)]
-SubjectId = Annotated[str, PathParameter(min_length=1, max_length=128)]
 
 # Seed 001 numbers trigger types 1-6; the receipt types continue the numbering (our
 # extension, documented) so `TriggerType` is always a number. `TriggerTypeName` names it.
@@ -77,6 +77,14 @@ TRIGGER_TYPE_NUMBERS: Final[dict[TriggerType, int]] = {
 }
 ORDER_FIELDS: Final = ("Id", "Name", "Startdate", "Enddate", "PeopleFinished", "EndsAfter")
 ListKind = Literal["active", "eligible", "historical"]
+SinceDate = Annotated[str | None, QueryParameter(name="sinceDate", max_length=64)]
+# Ids in the query string, as bounded as the path ids.
+MemberIdQuery = Annotated[
+    str | None, QueryParameter(name="memberId", min_length=1, max_length=MAX_ID_LENGTH)
+]
+GroupCodeQuery = Annotated[
+    str | None, QueryParameter(name="groupCode", min_length=1, max_length=MAX_ID_LENGTH)
+]
 
 
 # --------------------------------------------------------------------------- shapes
@@ -222,46 +230,6 @@ class Contributions(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # --------------------------------------------------------------------------- errors
-
-
-# Python parameter names -> the query names clients send (Litestar reports the former).
-_QUERY_NAMES: Final = {
-    "category_id": "CategoryId",
-    "search_query": "SearchQuery",
-    "page": "Page",
-    "items_per_page": "ItemsPerPage",
-    "order_by": "OrderBy",
-    "is_ascending": "IsAscending",
-    "since_date": "sinceDate",
-    "member_id": "memberId",
-    "group_code": "groupCode",
-    "occurrence_index": "occurrence",
-}
-
-
-def _unprocessable(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
-    """422 with the reason, naming each parameter as the client sent it."""
-    problems = []
-    for item in exc.extra if isinstance(exc.extra, list) else []:
-        if not isinstance(item, dict):
-            continue
-        key = str(item.get("key", ""))
-        source = item.get("source")
-        if source == "query":
-            key = _QUERY_NAMES.get(key, key)
-        problems.append({**item, "key": key})
-    if problems and all("source" in p for p in problems):
-        reasons = "; ".join(
-            f"{p['source']} parameter `{p['key']}`: {p['message']}" for p in problems
-        )
-        detail = f"Validation failed: {reasons}"
-    else:
-        detail = exc.detail
-    body = {"status_code": 422, "detail": detail, "extra": problems or exc.extra}
-    return Response(body, status_code=422)
-
-
-_HANDLERS: Final[ExceptionHandlersMap] = {ValidationException: _unprocessable}
 
 
 def _invalid(parameter: str, problem: str) -> ValidationException:
@@ -527,21 +495,24 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
 
     @get(
         "/v1/members/{member_id:str}/challenges",
-        exception_handlers=_HANDLERS,
         summary="Seed 001: a member's challenges with progress, filtered, sorted, paged",
     )
     async def member_challenges(
         member_id: SubjectId,
         club: Club,
-        category_id: Annotated[int | None, QueryParameter(name="CategoryId")] = None,
+        caller: CallerParam,
+        category_id: Annotated[
+            int | None, QueryParameter(name="CategoryId", ge=-MAX_INT4, le=MAX_INT4)
+        ] = None,
         search_query: Annotated[
             str | None, QueryParameter(name="SearchQuery", max_length=200)
         ] = None,
         page: Annotated[int, QueryParameter(name="Page", ge=1, le=100_000)] = 1,
         items_per_page: Annotated[int, QueryParameter(name="ItemsPerPage", ge=1, le=100)] = 10,
-        order_by: Annotated[str, QueryParameter(name="OrderBy")] = "Id",
+        order_by: Annotated[str, QueryParameter(name="OrderBy", max_length=32)] = "Id",
         is_ascending: Annotated[bool, QueryParameter(name="IsAscending")] = True,
     ) -> ChallengePage:
+        member_id = member_for(caller, club, member_id)
         order_field = _order_field(order_by)
         now = ctx.clock.now()
         async with ctx.engine.connect() as conn:
@@ -583,10 +554,11 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
             return await _listed(conn, club, shown, kind, since, now)
 
     async def group_list(
-        club: str, group_code: str, kind: ListKind, since: datetime | None
+        caller: Caller, club: str, group_code: str, kind: ListKind, since: datetime | None
     ) -> ChallengeList:
         now = ctx.clock.now()
         async with ctx.engine.connect() as conn:
+            await check_group(caller, conn, club, group_code, now)
             record = await store.read_group(conn, club, group_code)
             if not record.known:
                 return ChallengeList(result="success", challenges=[])
@@ -603,81 +575,85 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
 
     @get(
         "/v1/members/{member_id:str}/challenges/active",
-        exception_handlers=_HANDLERS,
         summary="Paytronix: challenges the member is in (ACTIVE) or opted in to ahead",
     )
-    async def member_active(member_id: SubjectId, club: Club) -> ChallengeList:
-        return await member_list(club, member_id, "active", None)
+    async def member_active(member_id: SubjectId, club: Club, caller: CallerParam) -> ChallengeList:
+        return await member_list(club, member_for(caller, club, member_id), "active", None)
 
     @get(
         "/v1/members/{member_id:str}/challenges/eligible",
-        exception_handlers=_HANDLERS,
         summary="Paytronix: challenges the member can opt in to",
     )
-    async def member_eligible(member_id: SubjectId, club: Club) -> ChallengeList:
-        return await member_list(club, member_id, "eligible", None)
+    async def member_eligible(
+        member_id: SubjectId, club: Club, caller: CallerParam
+    ) -> ChallengeList:
+        return await member_list(club, member_for(caller, club, member_id), "eligible", None)
 
     @get(
         "/v1/members/{member_id:str}/challenges/historical",
-        exception_handlers=_HANDLERS,
         summary="Paytronix: completed, expired and opted-out occurrences (sinceDate: ended after)",
     )
     async def member_historical(
         member_id: SubjectId,
         club: Club,
-        since_date: Annotated[str | None, QueryParameter(name="sinceDate")] = None,
+        caller: CallerParam,
+        since_date: SinceDate = None,
     ) -> ChallengeList:
+        member_id = member_for(caller, club, member_id)
         return await member_list(club, member_id, "historical", parse_since(since_date))
 
     @get(
         "/v1/groups/{group_code:str}/challenges/active",
-        exception_handlers=_HANDLERS,
         summary="Paytronix: the group's challenges in progress",
     )
-    async def group_active(group_code: SubjectId, club: Club) -> ChallengeList:
-        return await group_list(club, group_code, "active", None)
+    async def group_active(group_code: SubjectId, club: Club, caller: CallerParam) -> ChallengeList:
+        return await group_list(caller, club, group_code, "active", None)
 
     @get(
         "/v1/groups/{group_code:str}/challenges/eligible",
-        exception_handlers=_HANDLERS,
         summary="Paytronix: group challenges the group can take",
     )
-    async def group_eligible(group_code: SubjectId, club: Club) -> ChallengeList:
-        return await group_list(club, group_code, "eligible", None)
+    async def group_eligible(
+        group_code: SubjectId, club: Club, caller: CallerParam
+    ) -> ChallengeList:
+        return await group_list(caller, club, group_code, "eligible", None)
 
     @get(
         "/v1/groups/{group_code:str}/challenges/historical",
-        exception_handlers=_HANDLERS,
         summary="Paytronix: the group's completed and expired occurrences",
     )
     async def group_historical(
         group_code: SubjectId,
         club: Club,
-        since_date: Annotated[str | None, QueryParameter(name="sinceDate")] = None,
+        caller: CallerParam,
+        since_date: SinceDate = None,
     ) -> ChallengeList:
-        return await group_list(club, group_code, "historical", parse_since(since_date))
+        return await group_list(caller, club, group_code, "historical", parse_since(since_date))
 
     @get(
         "/v1/challenges/{code:str}/occurrences/{index:int}",
-        exception_handlers=_HANDLERS,
         summary="Paytronix: one occurrence for a member (memberId) or a group (groupCode), "
         "with counters and per-member details",
     )
     async def occurrence_detail(
         code: SubjectId,
-        index: Annotated[int, PathParameter(ge=0)],
+        index: Annotated[int, PathParameter(ge=0, le=MAX_INT4)],
         club: Club,
-        member_id: Annotated[str | None, QueryParameter(name="memberId", min_length=1)] = None,
-        group_code: Annotated[str | None, QueryParameter(name="groupCode", min_length=1)] = None,
+        caller: CallerParam,
+        member_id: MemberIdQuery = None,
+        group_code: GroupCodeQuery = None,
     ) -> ChallengeDetail:
+        require_club(caller, club)
         definition = definition_of(club, code)
         subject = group_code if definition.scope == "group" else member_id
         if subject is None or (member_id is not None and group_code is not None):
             wanted = "groupCode" if definition.scope == "group" else "memberId"
             raise _invalid(wanted, f"is required (alone) for {definition.scope} challenge")
+        if definition.scope == "member":
+            subject = member_for(caller, club, subject)
         try:
             occ = occurrence(definition, index)
-        except ValueError:
+        except (ValueError, OverflowError):  # past the last one, or past year 9999
             raise NotFoundException(
                 detail=f"challenge `{code}` has no occurrence {index}"
             ) from None
@@ -685,6 +661,7 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
         key: ProgressKey = (club, code, index, definition.scope, subject)
         async with ctx.engine.connect() as conn:
             if definition.scope == "group":
+                await check_group(caller, conn, club, subject, now)
                 rows = await store.read_progress(conn, club, "group", subject)
                 status = group_status(definition, occ, rows.get(key), now)
                 shown = Shown(definition, occ, rows.get(key), status, subject)
@@ -697,7 +674,6 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
 
     @get(
         "/v1/members/{member_id:str}/challenges/{code:str}/contributions",
-        exception_handlers=_HANDLERS,
         summary="The ledger: which of the member's events counted for the challenge, which "
         "did not, and why",
     )
@@ -705,8 +681,13 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
         member_id: SubjectId,
         code: SubjectId,
         club: Club,
-        occurrence_index: Annotated[int | None, QueryParameter(name="occurrence", ge=0)] = None,
+        caller: CallerParam,
+        occurrence_index: Annotated[
+            int | None, QueryParameter(name="occurrence", ge=0, le=MAX_INT4)
+        ] = None,
     ) -> Contributions:
+        # A member reads their own ledger (why did my purchase not count?); staff any.
+        member_id = member_for(caller, club, member_id)
         definition_of(club, code)
         async with ctx.engine.connect() as conn:
             lines = await store.read_ledger(conn, club, member_id, code, occurrence_index)

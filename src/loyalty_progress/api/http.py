@@ -1,36 +1,57 @@
-"""The HTTP read side served by the worker process (Litestar: validated parameters,
-msgspec responses, OpenAPI). Each feature module contributes its routes."""
+"""The HTTP apps served by the worker process (Litestar: validated parameters, msgspec
+responses, OpenAPI). Each feature module contributes its routes.
+
+Two ports (docs/security.md):
+- the read side (`LOYALTY_HTTP_PORT`): `/v1/...` behind bearer tokens, and the
+  unauthenticated probes `/healthz` and `/readyz` (booleans and a short reason only);
+- the ops port (`LOYALTY_METRICS_PORT`, loopback unless told otherwise): `/metrics`, the
+  OpenAPI document at `/schema`, and `/readyz` with the last error in full.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from litestar import Litestar, asgi, get
+from litestar import Litestar, Router, asgi, get
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromQuery, HeaderParameter, PathParameter
+from litestar.openapi import OpenAPIConfig
+from litestar.params import FromQuery
 from litestar.response import Response
 from litestar.types import Receive, Scope, Send
 from prometheus_client import make_asgi_app
 
+from loyalty_progress.api.access import member_for
 from loyalty_progress.api.attendance import attendance_routes
+from loyalty_progress.api.auth import SECURITY_SCHEME, CallerParam, ReadSideAuth, request_caller
 from loyalty_progress.api.challenges import challenge_routes
-from loyalty_progress.api.context import CLUB_HEADER, ReadContext
+from loyalty_progress.api.context import ReadContext
+from loyalty_progress.api.params import VALIDATION_HANDLERS, Club, SubjectId
+from loyalty_progress.api.replay import replay_routes
 from loyalty_progress.store.totals import MemberTotals, member_totals
+from loyalty_progress.worker.health import Health
 
 if TYPE_CHECKING:
     from loyalty_progress.worker.app import Worker
+
+log = logging.getLogger(__name__)
 
 
 def totals_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
     @get("/v1/members/{member_id:str}/totals")
     async def totals(
-        member_id: Annotated[str, PathParameter()],
-        club: Annotated[str, HeaderParameter(name=CLUB_HEADER)],
+        member_id: SubjectId,
+        club: Club,
+        caller: CallerParam,
         since: FromQuery[date | None] = None,
         until: FromQuery[date | None] = None,
     ) -> MemberTotals:
         """A member's running totals over whole UTC days in [since, until)."""
+        member_id = member_for(caller, club, member_id)
         async with ctx.engine.connect() as conn:
             return await member_totals(conn, club, member_id, since or date.min, until or date.max)
 
@@ -38,28 +59,107 @@ def totals_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
 
 
 def read_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
-    return [*totals_routes(ctx), *attendance_routes(ctx), *challenge_routes(ctx)]
+    return [
+        *totals_routes(ctx),
+        *attendance_routes(ctx),
+        *challenge_routes(ctx),
+        *replay_routes(ctx),
+    ]
 
 
-def create_http_app(worker: Worker) -> Litestar:
+def _read_router(ctx: ReadContext, auth: ReadSideAuth) -> Router:
+    return Router(
+        "/",
+        route_handlers=read_routes(ctx),
+        guards=[auth.guard],
+        dependencies={"caller": Provide(request_caller, sync_to_thread=False)},
+        exception_handlers=VALIDATION_HANDLERS,
+        security=[{SECURITY_SCHEME: []}],
+    )
+
+
+# What a dependency's failure looks like from outside: which one, never its message.
+_NOT_READY: Final = {
+    "database": "database unreachable",
+    "redis": "redis unreachable",
+    "migrations_current": "database schema is not at the current migration",
+    "groups_joined": "not consuming: consumer groups not joined",
+}
+
+
+def public_readiness(health: Health) -> dict[str, Any]:
+    """`/readyz` on the read side: the flags and a short reason, not the error text (it may
+    name hosts, users or SQL); the ops port's `/readyz` has it."""
+    body: dict[str, Any] = {k: v for k, v in health.as_dict().items() if isinstance(v, bool)}
+    failed = [name for name, value in body.items() if value is False and name != "ready"]
+    reason = _NOT_READY.get(failed[0], f"{failed[0]} is false") if failed else None
+    body["reason"] = None if health.ready else reason or "not ready"
+    return body
+
+
+def _probes(health: Health, body: Callable[[Health], dict[str, Any]]) -> list[HTTPRouteHandler]:
     @get("/healthz", sync_to_thread=False)
     def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @get("/readyz")
-    async def readyz() -> Response[dict[str, Any]]:
-        health = worker.health.as_dict()
-        return Response(health, status_code=200 if worker.health.ready else 503)
+    @get("/readyz", sync_to_thread=False)
+    def readyz() -> Response[dict[str, Any]]:
+        return Response(body(health), status_code=200 if health.ready else 503)
 
+    return [healthz, readyz]
+
+
+async def _log_unexpected(exc: Exception, scope: Scope) -> None:
+    # Litestar answers 500 without a log line (its logging is off: ours is configured).
+    if not isinstance(exc, HTTPException):
+        log.error("read side: %s %s failed", scope.get("method"), scope.get("path"), exc_info=exc)
+
+
+def _read_app(worker: Worker, auth: ReadSideAuth, openapi: OpenAPIConfig | None) -> Litestar:
+    ctx = ReadContext(worker.engine, worker.definitions, worker.clock)
+    # logging_config=None: Litestar would otherwise replace the root handler (JSON lines,
+    # LOYALTY_LOG_LEVEL) with its own text format at INFO.
+    return Litestar(
+        route_handlers=[*_probes(worker.health, public_readiness), _read_router(ctx, auth)],
+        openapi_config=openapi,
+        after_exception=[_log_unexpected],
+        logging_config=None,
+    )
+
+
+def create_http_app(worker: Worker, auth: ReadSideAuth) -> Litestar:
+    """The read side; its OpenAPI document is served on the ops port."""
+    return _read_app(worker, auth, None)
+
+
+def documentation_app(worker: Worker, openapi: OpenAPIConfig) -> Litestar:
+    """The read side's routes with an OpenAPI config, to generate the document from; never
+    served (its guard lets everyone in)."""
+    return _read_app(worker, ReadSideAuth(None), openapi)
+
+
+def create_ops_app(worker: Worker) -> Litestar:
+    """Metrics, the OpenAPI document and the full readiness, for operators and Prometheus."""
     metrics_app = make_asgi_app(registry=worker.metrics.registry)
 
     @asgi("/metrics", is_mount=True, copy_scope=True)
     async def metrics(scope: Scope, receive: Receive, send: Send) -> None:
         await metrics_app(scope, receive, send)
 
-    ctx = ReadContext(worker.engine, worker.definitions, worker.clock)
-    # logging_config=None: Litestar would otherwise replace the root handler (JSON lines,
-    # LOYALTY_LOG_LEVEL) with its own text format at INFO.
+    rendered: list[str] = []
+
+    @get(["/schema", "/schema/openapi.json"], sync_to_thread=False, media_type="application/json")
+    def schema() -> str:
+        """The read side's OpenAPI document, the same text as docs/openapi.json."""
+        if not rendered:
+            from loyalty_progress.apidocs import read_side_document, render
+
+            rendered.append(render(read_side_document(worker)))
+        return rendered[0]
+
     return Litestar(
-        route_handlers=[healthz, readyz, metrics, *read_routes(ctx)], logging_config=None
+        route_handlers=[*_probes(worker.health, Health.as_dict), metrics, schema],
+        openapi_config=None,
+        after_exception=[_log_unexpected],
+        logging_config=None,
     )

@@ -16,7 +16,8 @@ from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.message import FAKE_CONSUMER, RedisBatchStreamMessage
 from redis.asyncio import Redis
 
-from loyalty_progress.api.http import create_http_app
+from loyalty_progress.api.auth import read_side_auth
+from loyalty_progress.api.http import create_http_app, create_ops_app
 from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
@@ -104,6 +105,12 @@ async def _group_lag(redis: Redis, stream: str, group: dict[str, Any]) -> int:
     return len(entries or ())
 
 
+def _bound_port(server: uvicorn.Server | None) -> int | None:
+    if server is None or not server.servers:
+        return None
+    return int(server.servers[0].sockets[0].getsockname()[1])
+
+
 class Worker:
     """One worker process. `start()`/`stop()` for tests; `run()` for the CLI."""
 
@@ -144,7 +151,10 @@ class Worker:
         for stream in InputStream:
             self._subscribe(stream)
         self._serve_http = serve_http
+        # Checked before anything connects: a read side that may not run open stops here.
+        self._read_auth = read_side_auth(settings) if serve_http else None
         self._http: uvicorn.Server | None = None
+        self._ops_http: uvicorn.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def _subscribe(self, stream: InputStream) -> None:
@@ -250,26 +260,39 @@ class Worker:
     @property
     def http_port(self) -> int | None:
         """The port the read side listens on (useful with `LOYALTY_HTTP_PORT=0`)."""
-        if self._http is None or not self._http.servers:
-            return None
-        return int(self._http.servers[0].sockets[0].getsockname()[1])
+        return _bound_port(self._http)
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The ops port: `/metrics`, `/schema`, full `/readyz` (`LOYALTY_METRICS_PORT`)."""
+        return _bound_port(self._ops_http)
 
     async def _start_http(self) -> None:
+        assert self._read_auth is not None
+        self._http = await self._serve(
+            create_http_app(self, self._read_auth), self.settings.http_host, self.settings.http_port
+        )
+        self._ops_http = await self._serve(
+            create_ops_app(self), self.settings.metrics_host, self.settings.metrics_port
+        )
+
+    async def _serve(self, app: Any, host: str, port: int) -> uvicorn.Server:
         config = uvicorn.Config(
-            create_http_app(self),
-            host=self.settings.http_host,
-            port=self.settings.http_port,
+            app,
+            host=host,
+            port=port,
             log_level="warning",
             log_config=None,  # keep the process's logging setup
             access_log=False,
             lifespan="off",
         )
-        self._http = uvicorn.Server(config)
-        self._spawn(self._http.serve(), "http")
+        server = uvicorn.Server(config)
+        self._spawn(server.serve(), f"http-{port}")
         for _ in range(200):
-            if self._http.started:
+            if server.started:
                 break
             await asyncio.sleep(0.01)
+        return server
 
     async def stop(self) -> None:
         """Finish the batch in hand (commit, ack), then stop everything."""
@@ -278,8 +301,9 @@ class Worker:
         await self.broker.stop()
         await self._lanes.drain()
         await self.pipeline.drain_publishing()
-        if self._http is not None:
-            self._http.should_exit = True
+        for server in (self._http, self._ops_http):
+            if server is not None:
+                server.should_exit = True
         for task in self._tasks:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=10)
