@@ -199,6 +199,7 @@ class BenchmarkRun:
             LOYALTY_BATCH_SIZE=str(self.batch_size),
             LOYALTY_HTTP_HOST="127.0.0.1",
             LOYALTY_HTTP_PORT=str(http_port),
+            LOYALTY_METRICS_PORT="0",
             LOYALTY_LOG_LEVEL="WARNING",
             # The workload's month is over on the real clock: judged at its end, receipts
             # still count for attendance and every event is inside its challenge window.
