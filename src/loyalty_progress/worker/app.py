@@ -22,19 +22,21 @@ from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
 from loyalty_progress.observability.metrics import Metrics
 from loyalty_progress.store import migrate
-from loyalty_progress.store.database import create_engine
-from loyalty_progress.store.outbox import backlog_size
+from loyalty_progress.store.database import SessionTimeouts, create_engine
 from loyalty_progress.worker.claimer import Claimer
 from loyalty_progress.worker.definitions import DefinitionsCache
+from loyalty_progress.worker.gauges import collect_stream_gauges
 from loyalty_progress.worker.groups import ensure_groups
 from loyalty_progress.worker.health import Health
 from loyalty_progress.worker.lanes import StreamLane
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.probe import run_probe
 from loyalty_progress.worker.relay import OutboxRelay
-from loyalty_progress.worker.retry import ShuttingDown, retry_transient
+from loyalty_progress.worker.retry import ShuttingDown
 from loyalty_progress.worker.rules import batch_rules, time_rules
 from loyalty_progress.worker.scheduler import run_scheduler
+from loyalty_progress.worker.startup import start_step
+from loyalty_progress.worker.supervisor import ConsumerSupervisor, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,12 @@ def input_subscription(settings: Settings, stream: InputStream) -> InputSubscrip
     )
 
 
-LAG_COUNT_CAP = 100_000
+def session_timeouts(settings: Settings) -> SessionTimeouts:
+    return SessionTimeouts(
+        lock_ms=settings.db_lock_timeout_ms,
+        idle_in_transaction_ms=settings.db_idle_in_transaction_timeout_ms,
+        statement_ms=settings.db_statement_timeout_ms,
+    )
 
 
 def settle_heap() -> None:
@@ -91,19 +98,6 @@ def settle_heap() -> None:
 GC_YOUNG_THRESHOLD = 50_000
 
 
-async def _group_lag(redis: Redis, stream: str, group: dict[str, Any]) -> int:
-    """Entries not yet delivered to the group. Redis 7 reports it; older servers (the
-    embedded one is 6.2) do not, so count the entries after the group's position, capped."""
-    lag = group.get("lag")
-    if lag is not None:
-        return int(lag)
-    position = group.get("last-delivered-id") or b"0-0"
-    if isinstance(position, str):
-        position = position.encode()
-    entries = await redis.xrange(stream, min=b"(" + position, count=LAG_COUNT_CAP)
-    return len(entries or ())
-
-
 class Worker:
     """One worker process. `start()`/`stop()` for tests; `run()` for the CLI."""
 
@@ -114,7 +108,9 @@ class Worker:
         self.clock = Clock(settings.now)
         self.health = Health()
         self.stopping = asyncio.Event()
-        self.engine = create_engine(settings.database_url, settings.db_pool_size)
+        self.engine = create_engine(
+            settings.database_url, settings.db_pool_size, session_timeouts(settings)
+        )
         self.redis: Redis = Redis.from_url(settings.redis_url)
         self.metrics = Metrics()
         self.relay = OutboxRelay(self.engine, self.redis, settings, self.metrics)
@@ -132,20 +128,28 @@ class Worker:
             batch_rules(),
             self.metrics,
         )
-        self.claimer = Claimer(self.redis, settings, self.pipeline, self.health)
         # FastStream logs every message at INFO; our pipeline logs per batch instead.
         quiet = logging.getLogger("loyalty_progress.faststream")
         quiet.setLevel(logging.WARNING)
         self.broker = RedisBroker(settings.redis_url, apply_types=False, logger=quiet)
         self.app = FastStream(self.broker, logger=quiet)
         self._lanes: list[StreamLane] = []
-        for stream in InputStream:
-            self._subscribe(stream)
+        self.supervisor = ConsumerSupervisor(
+            self.redis,
+            self.broker,
+            settings,
+            self.health,
+            self.metrics,
+            {stream: self._subscribe(stream) for stream in InputStream},
+        )
+        self.claimer = Claimer(
+            self.redis, settings, self.pipeline, self.health, self.supervisor.recovering
+        )
         self._serve_http = serve_http
         self._http: uvicorn.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    def _subscribe(self, stream: InputStream) -> None:
+    def _subscribe(self, stream: InputStream) -> Subscriber:
         subscription = input_subscription(self.settings, stream)
         subscriber = self.broker.subscriber(
             stream=subscription.stream,
@@ -156,6 +160,7 @@ class Worker:
             description=subscription.description,
         )
         subscriber(self._handler(stream))
+        return subscriber
 
     def _handler(self, stream: InputStream) -> Callable[..., Awaitable[None]]:
         lane = StreamLane(stream.value, self.settings.batches_in_flight)
@@ -178,30 +183,45 @@ class Worker:
         self._tasks.append(asyncio.create_task(coro, name=name))
 
     async def _prepare(self) -> None:
-        async def db_ready() -> None:
+        """Every start-up step waits out outages of what it talks to (`worker.startup`)."""
+
+        async def database() -> None:
             if self.settings.migrate_on_start:
-                await migrate.upgrade(self.engine)
+                await self._migrate()
             self.health.migrations_current = await migrate.is_current(self.engine)
             await self.definitions.refresh()
             self.health.database = True
 
-        async def redis_ready() -> None:
+        async def groups() -> None:
             await ensure_groups(self.redis, self.settings)
             self.health.redis = True
 
-        await retry_transient(
-            db_ready, self.stopping, self.pipeline._db_down, lambda: None, "start"
+        stopping, health = self.stopping, self.health
+        db_down, redis_down = self.pipeline._db_down, self.pipeline._redis_down
+        await start_step(database, stopping, health, "database", "PostgreSQL", db_down)
+        await start_step(groups, stopping, health, "consumer groups", "Redis", redis_down)
+        await start_step(
+            self.supervisor.start_consumers, stopping, health, "consumers", "Redis", redis_down
         )
-        await retry_transient(
-            redis_ready, self.stopping, self.pipeline._redis_down, lambda: None, "start"
-        )
+        health.starting = None
+
+    async def _migrate(self) -> None:
+        # Not on the worker's engine: its session timeouts would cut a long migration short.
+        assert self.settings.database_url
+        engine = create_engine(self.settings.database_url, pool_size=1)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
 
     async def start(self) -> None:
-        await self._prepare()
+        """Serve HTTP at once (`/healthz`; `/readyz` says what start-up waits for), then
+        prepare and start consuming; raises `ShuttingDown` if stopped meanwhile."""
         if self._serve_http:
             await self._start_http()
-        await self.broker.start()
+        await self._prepare()
         self.health.groups_joined = True
+        self._spawn(self.supervisor.run(self.stopping), "consumer-supervisor")
         self._spawn(self.claimer.run(self.stopping), "claimer")
         self._spawn(self.relay.run_sweeper(self.stopping), "outbox-sweeper")
         self._spawn(
@@ -232,19 +252,7 @@ class Worker:
         )
 
     async def _stream_gauges(self) -> None:
-        """Consumer lag, pending entries and outbox backlog, for `/metrics` and autoscaling."""
-        for stream in InputStream:
-            name = self.settings.stream(stream.value)
-            for group in await self.redis.xinfo_groups(name):
-                group_name = group["name"]
-                if isinstance(group_name, bytes):
-                    group_name = group_name.decode()
-                if group_name == self.settings.consumer_group:
-                    lag = await _group_lag(self.redis, name, group)
-                    self.metrics.consumer_lag.labels(name).set(lag)
-                    self.metrics.pending.labels(name).set(group.get("pending") or 0)
-        async with self.engine.connect() as conn:
-            self.metrics.outbox_backlog.set(await backlog_size(conn))
+        await collect_stream_gauges(self.redis, self.engine, self.settings, self.metrics)
 
     @property
     def http_port(self) -> int | None:
@@ -273,6 +281,7 @@ class Worker:
     async def stop(self) -> None:
         """Finish the batch in hand (commit, ack), then stop everything."""
         self.stopping.set()
+        self.health.stopping = True
         self.health.groups_joined = False
         await self.broker.stop()
         for lane in self._lanes:
@@ -287,9 +296,16 @@ class Worker:
         await self.engine.dispose()
 
     async def run(self, stop_signal: asyncio.Event) -> None:
-        await self.start()
-        settle_heap()
+        """Start, consume until `stop_signal`, stop. A signal during start-up (however long
+        the dependencies keep it waiting) ends the start at once."""
+        watcher = asyncio.create_task(stop_signal.wait(), name="stop-signal")
+        watcher.add_done_callback(lambda _: self.stopping.set())
         try:
+            await self.start()
+            settle_heap()
             await stop_signal.wait()
+        except ShuttingDown:
+            log.info("stopped during start-up")
         finally:
+            watcher.cancel()
             await self.stop()
