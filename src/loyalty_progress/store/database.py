@@ -19,6 +19,7 @@ _KEEPALIVE: Final = {
     "tcp_user_timeout": "30000",
 }
 CONNECT_TIMEOUT_S: Final = 10.0
+MAX_NAME_LENGTH: Final = 63  # PostgreSQL truncates longer names (NAMEDATALEN - 1)
 # The client gives up on a statement this long after the server's own statement timeout
 # should have fired: only a server that is frozen or cut off gets that far.
 CLIENT_MARGIN_S: Final = 10.0
@@ -64,14 +65,23 @@ def async_url(url: str) -> str:
 
 
 def create_engine(
-    url: str, pool_size: int = 10, timeouts: SessionTimeouts | None = None
+    url: str,
+    pool_size: int = 10,
+    timeouts: SessionTimeouts | None = None,
+    application_name: str | None = None,
 ) -> AsyncEngine:
     """`timeouts`: for the worker's engine. Tools, replays and migrations go without them
-    (a migration may rightly run long and wait for locks)."""
+    (a migration may rightly run long and wait for locks). `application_name` names the
+    sessions in `pg_stat_activity` (which replica holds what)."""
     connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S}
+    server_settings: dict[str, str] = {}
     if timeouts is not None:
-        connect_args["server_settings"] = timeouts.server_settings()
+        server_settings |= timeouts.server_settings()
         connect_args["command_timeout"] = timeouts.command_timeout()
+    if application_name:
+        server_settings["application_name"] = application_name[:MAX_NAME_LENGTH]
+    if server_settings:
+        connect_args["server_settings"] = server_settings
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,

@@ -35,6 +35,7 @@ from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retry import ShuttingDown
 from loyalty_progress.worker.rules import batch_rules, time_rules
 from loyalty_progress.worker.scheduler import run_scheduler
+from loyalty_progress.worker.stalled import SESSION_PREFIX, run_stalled_session_check
 from loyalty_progress.worker.startup import start_step
 from loyalty_progress.worker.supervisor import ConsumerSupervisor, Subscriber
 
@@ -85,6 +86,11 @@ def session_timeouts(settings: Settings) -> SessionTimeouts:
     )
 
 
+def database_session_name(settings: Settings) -> str:
+    """The worker's `application_name` in PostgreSQL: which replica a session belongs to."""
+    return f"{SESSION_PREFIX}{settings.consumer_name}"
+
+
 def settle_heap() -> None:
     """Move everything built at start (modules, app, pools) out of the garbage collector's
     reach and collect young objects less often. A batch allocates tens of thousands of
@@ -109,7 +115,10 @@ class Worker:
         self.health = Health()
         self.stopping = asyncio.Event()
         self.engine = create_engine(
-            settings.database_url, settings.db_pool_size, session_timeouts(settings)
+            settings.database_url,
+            settings.db_pool_size,
+            session_timeouts(settings),
+            application_name=database_session_name(settings),
         )
         self.redis: Redis = Redis.from_url(settings.redis_url)
         self.metrics = Metrics()
@@ -223,6 +232,12 @@ class Worker:
         self.health.groups_joined = True
         self._spawn(self.supervisor.run(self.stopping), "consumer-supervisor")
         self._spawn(self.claimer.run(self.stopping), "claimer")
+        self._spawn(
+            run_stalled_session_check(
+                self.engine, self.settings.db_idle_in_transaction_timeout_ms, self.stopping
+            ),
+            "stalled-sessions",
+        )
         self._spawn(self.relay.run_sweeper(self.stopping), "outbox-sweeper")
         self._spawn(
             run_probe(
