@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -102,6 +101,8 @@ def settle_heap() -> None:
 
 
 GC_YOUNG_THRESHOLD = 50_000
+# How long `stop()` gives the background loops to end by themselves.
+TASKS_GRACE_S = 10.0
 
 
 class Worker:
@@ -304,11 +305,22 @@ class Worker:
         await self.pipeline.drain_publishing()
         if self._http is not None:
             self._http.should_exit = True
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=10)
+        await self._finish_tasks(TASKS_GRACE_S)
         await self.redis.aclose()
         await self.engine.dispose()
+
+    async def _finish_tasks(self, grace: float) -> None:
+        """The background loops end on `stopping`; one caught in a call to a server that no
+        longer answers is cancelled once `grace` has passed (for all of them together)."""
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(self._tasks, timeout=grace)
+        for task in late:
+            task.cancel()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task, result in zip(self._tasks, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("%s ended with an error", task.get_name(), exc_info=result)
 
     async def run(self, stop_signal: asyncio.Event) -> None:
         """Start, consume until `stop_signal`, stop. A signal during start-up (however long
