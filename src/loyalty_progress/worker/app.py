@@ -27,7 +27,7 @@ from loyalty_progress.worker.definitions import DefinitionsCache
 from loyalty_progress.worker.gauges import collect_stream_gauges
 from loyalty_progress.worker.groups import ensure_groups
 from loyalty_progress.worker.health import Health
-from loyalty_progress.worker.lanes import StreamLane
+from loyalty_progress.worker.lanes import MemberLanes
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.probe import run_probe
 from loyalty_progress.worker.relay import OutboxRelay
@@ -143,7 +143,7 @@ class Worker:
         quiet.setLevel(logging.WARNING)
         self.broker = RedisBroker(settings.redis_url, apply_types=False, logger=quiet)
         self.app = FastStream(self.broker, logger=quiet)
-        self._lanes: list[StreamLane] = []
+        self._lanes: list[MemberLanes] = []
         self.supervisor = ConsumerSupervisor(
             self.redis,
             self.broker,
@@ -173,8 +173,9 @@ class Worker:
         return subscriber
 
     def _handler(self, stream: InputStream) -> Callable[..., Awaitable[None]]:
-        lane = StreamLane(stream.value, self.settings.batches_in_flight)
-        self._lanes.append(lane)
+        settings = self.settings
+        lanes = MemberLanes(stream.value, settings.member_partitions, settings.batches_in_flight)
+        self._lanes.append(lanes)
 
         async def apply(entries: tuple[Entry, ...], on_locked: Callable[[], None]) -> None:
             try:
@@ -184,7 +185,7 @@ class Worker:
 
         async def handle(*entries: Entry) -> None:
             # Returns once the batch has started, so FastStream reads the next one meanwhile.
-            await lane.submit(lambda on_locked: apply(entries, on_locked))
+            await lanes.submit(entries, apply)
 
         handle.__name__ = f"apply_{stream.value}"
         return handle

@@ -89,7 +89,7 @@ def _codes(item: ChallengeInput, catalog: Catalog) -> set[str]:
         return {d.code for d in catalog.group_scoped(club)}
     codes: set[str] = set()
     for source, at in _sources(item):
-        for definition in catalog.of_club(club):
+        for definition in catalog.feeding(club, source):
             if occurrence_at(definition, at) is not None and deltas(definition, source):
                 codes.add(definition.code)
     return codes
@@ -167,9 +167,12 @@ def winner_keys(
     keys.update(k for k in loaded if limited(k[0], k[1]))
     for item in inputs:
         club = _member(item)[0]
+        limited_here = catalog.limited(club)
+        if not limited_here:
+            continue
         for _, at in _sources(item):
-            for definition in catalog.of_club(club):
+            for definition in limited_here:
                 occ = occurrence_at(definition, at)
-                if definition.max_winners is not None and occ is not None:
+                if occ is not None:
                     keys.add((club, definition.code, occ.index))
     return sorted(keys)
