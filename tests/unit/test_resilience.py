@@ -201,7 +201,7 @@ def test_readiness_reasons() -> None:
 
     health.stopping = True
     assert health.reasons() == ["shutting down"]
-    assert Health().reasons() == ["starting: starting"]
+    assert Health().reasons() == ["starting: not started"]
 
 
 def test_session_timeout_settings() -> None:

@@ -158,6 +158,7 @@ class Worker:
         self._serve_http = serve_http
         self._http: uvicorn.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._supervising: asyncio.Task[None] | None = None
 
     def _subscribe(self, stream: InputStream) -> Subscriber:
         subscription = input_subscription(self.settings, stream)
@@ -232,7 +233,9 @@ class Worker:
             await self._start_http()
         await self._prepare()
         self.health.groups_joined = True
-        self._spawn(self.supervisor.run(self.stopping), "consumer-supervisor")
+        self._supervising = asyncio.create_task(
+            self.supervisor.run(self.stopping), name="consumer-supervisor"
+        )
         self._spawn(self.claimer.run(self.stopping), "claimer")
         self._spawn(
             run_stalled_session_check(
@@ -300,6 +303,11 @@ class Worker:
         self.stopping.set()
         self.health.stopping = True
         self.health.groups_joined = False
+        if self._supervising is not None:
+            # Before the broker stops: a reader restarted meanwhile would outlive it.
+            await asyncio.wait([self._supervising], timeout=TASKS_GRACE_S)
+            self._supervising.cancel()
+            await asyncio.gather(self._supervising, return_exceptions=True)
         await self.broker.stop()
         for lane in self._lanes:
             await lane.drain()

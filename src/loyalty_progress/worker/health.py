@@ -16,7 +16,7 @@ class Health:
     last_error: str | None = None
     details: dict[str, str] = field(default_factory=dict)
     # What start-up is waiting for (None once it is through).
-    starting: str | None = "starting"
+    starting: str | None = "not started"
     stopping: bool = False
     # Input streams whose consumer group was lost, with what the worker is doing about it;
     # an entry stays until this worker consumes that stream again.
