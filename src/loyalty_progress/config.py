@@ -126,6 +126,11 @@ class Settings:
     scheduler_ms: int = 10_000
     output_maxlen: int = 1_000_000
     db_pool_size: int = 10
+    # Server-side bounds on the worker's PostgreSQL sessions (0 turns one off); see
+    # `store.database.SessionTimeouts` and docs/runbook.md.
+    db_lock_timeout_ms: int = 5_000
+    db_idle_in_transaction_timeout_ms: int = 10_000
+    db_statement_timeout_ms: int = 30_000
     log_level: str = "INFO"
     log_format: str = "json"
     # Retention (docs/runbook.md, "Retention"); 0 keeps rows for ever.
@@ -177,6 +182,11 @@ class Settings:
             scheduler_ms=_int(env, "LOYALTY_SCHEDULER_MS", 10_000),
             output_maxlen=_int(env, "LOYALTY_OUTPUT_MAXLEN", 1_000_000),
             db_pool_size=_int(env, "LOYALTY_DB_POOL_SIZE", 10),
+            db_lock_timeout_ms=_int(env, "LOYALTY_DB_LOCK_TIMEOUT_MS", 5_000, minimum=0),
+            db_idle_in_transaction_timeout_ms=_int(
+                env, "LOYALTY_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 10_000, minimum=0
+            ),
+            db_statement_timeout_ms=_int(env, "LOYALTY_DB_STATEMENT_TIMEOUT_MS", 30_000, minimum=0),
             log_level=(env.get("LOYALTY_LOG_LEVEL") or "INFO").upper(),
             log_format=_choice(env, "LOYALTY_LOG_FORMAT", ("json", "text"), "json"),
             dedupe_retention_days=_int(env, "LOYALTY_DEDUPE_RETENTION_DAYS", 400, minimum=0),

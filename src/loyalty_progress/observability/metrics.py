@@ -81,3 +81,9 @@ class Metrics:
         self.claimed = Counter(
             "loyalty_claimed_entries_total", "Pending entries claimed", ["stream"], registry=r
         )
+        self.groups_recreated = Counter(
+            "loyalty_consumer_groups_recreated_total",
+            "Consumer groups found missing and created again",
+            ["stream"],
+            registry=r,
+        )

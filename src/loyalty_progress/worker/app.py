@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -23,19 +22,22 @@ from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
 from loyalty_progress.observability.metrics import Metrics
 from loyalty_progress.store import migrate
-from loyalty_progress.store.database import create_engine
-from loyalty_progress.store.outbox import backlog_size
+from loyalty_progress.store.database import SessionTimeouts, create_engine
 from loyalty_progress.worker.claimer import Claimer
 from loyalty_progress.worker.definitions import DefinitionsCache
+from loyalty_progress.worker.gauges import collect_stream_gauges
 from loyalty_progress.worker.groups import ensure_groups
 from loyalty_progress.worker.health import Health
 from loyalty_progress.worker.lanes import MemberLanes
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.probe import run_probe
 from loyalty_progress.worker.relay import OutboxRelay
-from loyalty_progress.worker.retry import ShuttingDown, retry_transient
+from loyalty_progress.worker.retry import ShuttingDown
 from loyalty_progress.worker.rules import batch_rules, time_rules
 from loyalty_progress.worker.scheduler import run_scheduler
+from loyalty_progress.worker.stalled import SESSION_PREFIX, run_stalled_session_check
+from loyalty_progress.worker.startup import start_step
+from loyalty_progress.worker.supervisor import ConsumerSupervisor, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,17 @@ def input_subscription(settings: Settings, stream: InputStream) -> InputSubscrip
     )
 
 
-LAG_COUNT_CAP = 100_000
+def session_timeouts(settings: Settings) -> SessionTimeouts:
+    return SessionTimeouts(
+        lock_ms=settings.db_lock_timeout_ms,
+        idle_in_transaction_ms=settings.db_idle_in_transaction_timeout_ms,
+        statement_ms=settings.db_statement_timeout_ms,
+    )
+
+
+def database_session_name(settings: Settings) -> str:
+    """The worker's `application_name` in PostgreSQL: which replica a session belongs to."""
+    return f"{SESSION_PREFIX}{settings.consumer_name}"
 
 
 def settle_heap() -> None:
@@ -90,19 +102,8 @@ def settle_heap() -> None:
 
 
 GC_YOUNG_THRESHOLD = 50_000
-
-
-async def _group_lag(redis: Redis, stream: str, group: dict[str, Any]) -> int:
-    """Entries not yet delivered to the group. Redis 7 reports it; older servers (the
-    embedded one is 6.2) do not, so count the entries after the group's position, capped."""
-    lag = group.get("lag")
-    if lag is not None:
-        return int(lag)
-    position = group.get("last-delivered-id") or b"0-0"
-    if isinstance(position, str):
-        position = position.encode()
-    entries = await redis.xrange(stream, min=b"(" + position, count=LAG_COUNT_CAP)
-    return len(entries or ())
+# How long `stop()` gives the background loops to end by themselves.
+TASKS_GRACE_S = 10.0
 
 
 def _bound_port(server: uvicorn.Server | None) -> int | None:
@@ -121,7 +122,12 @@ class Worker:
         self.clock = Clock(settings.now)
         self.health = Health()
         self.stopping = asyncio.Event()
-        self.engine = create_engine(settings.database_url, settings.db_pool_size)
+        self.engine = create_engine(
+            settings.database_url,
+            settings.db_pool_size,
+            session_timeouts(settings),
+            application_name=database_session_name(settings),
+        )
         self.redis: Redis = Redis.from_url(settings.redis_url)
         self.metrics = Metrics()
         self.relay = OutboxRelay(self.engine, self.redis, settings, self.metrics)
@@ -139,7 +145,6 @@ class Worker:
             batch_rules(),
             self.metrics,
         )
-        self.claimer = Claimer(self.redis, settings, self.pipeline, self.health)
         # FastStream logs every message at INFO; our pipeline logs per batch instead.
         quiet = logging.getLogger("loyalty_progress.faststream")
         quiet.setLevel(logging.WARNING)
@@ -148,16 +153,26 @@ class Worker:
         # One set of member lanes for every stream: the transactions of a worker that run
         # at the same time never share a member's rows (see `worker.lanes`).
         self._lanes = MemberLanes("input", settings.member_partitions, settings.batches_in_flight)
-        for stream in InputStream:
-            self._subscribe(stream)
+        self.supervisor = ConsumerSupervisor(
+            self.redis,
+            self.broker,
+            settings,
+            self.health,
+            self.metrics,
+            {stream: self._subscribe(stream) for stream in InputStream},
+        )
+        self.claimer = Claimer(
+            self.redis, settings, self.pipeline, self.health, self.supervisor.recovering
+        )
         self._serve_http = serve_http
         # Checked before anything connects: a read side that may not run open stops here.
         self._read_auth = read_side_auth(settings) if serve_http else None
         self._http: uvicorn.Server | None = None
         self._ops_http: uvicorn.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._supervising: asyncio.Task[None] | None = None
 
-    def _subscribe(self, stream: InputStream) -> None:
+    def _subscribe(self, stream: InputStream) -> Subscriber:
         subscription = input_subscription(self.settings, stream)
         subscriber = self.broker.subscriber(
             stream=subscription.stream,
@@ -168,6 +183,7 @@ class Worker:
             description=subscription.description,
         )
         subscriber(self._handler(stream))
+        return subscriber
 
     def _handler(self, stream: InputStream) -> Callable[..., Awaitable[None]]:
         lanes = self._lanes
@@ -189,31 +205,54 @@ class Worker:
         self._tasks.append(asyncio.create_task(coro, name=name))
 
     async def _prepare(self) -> None:
-        async def db_ready() -> None:
+        """Every start-up step waits out outages of what it talks to (`worker.startup`)."""
+
+        async def database() -> None:
             if self.settings.migrate_on_start:
-                await migrate.upgrade(self.engine)
+                await self._migrate()
             self.health.migrations_current = await migrate.is_current(self.engine)
             await self.definitions.refresh()
             self.health.database = True
 
-        async def redis_ready() -> None:
+        async def groups() -> None:
             await ensure_groups(self.redis, self.settings)
             self.health.redis = True
 
-        await retry_transient(
-            db_ready, self.stopping, self.pipeline._db_down, lambda: None, "start"
+        stopping, health = self.stopping, self.health
+        db_down, redis_down = self.pipeline._db_down, self.pipeline._redis_down
+        await start_step(database, stopping, health, "database", "PostgreSQL", db_down)
+        await start_step(groups, stopping, health, "consumer groups", "Redis", redis_down)
+        await start_step(
+            self.supervisor.start_consumers, stopping, health, "consumers", "Redis", redis_down
         )
-        await retry_transient(
-            redis_ready, self.stopping, self.pipeline._redis_down, lambda: None, "start"
-        )
+        health.starting = None
+
+    async def _migrate(self) -> None:
+        # Not on the worker's engine: its session timeouts would cut a long migration short.
+        assert self.settings.database_url
+        engine = create_engine(self.settings.database_url, pool_size=1)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
 
     async def start(self) -> None:
-        await self._prepare()
+        """Serve HTTP at once (`/healthz`; `/readyz` says what start-up waits for), then
+        prepare and start consuming; raises `ShuttingDown` if stopped meanwhile."""
         if self._serve_http:
             await self._start_http()
-        await self.broker.start()
+        await self._prepare()
         self.health.groups_joined = True
+        self._supervising = asyncio.create_task(
+            self.supervisor.run(self.stopping), name="consumer-supervisor"
+        )
         self._spawn(self.claimer.run(self.stopping), "claimer")
+        self._spawn(
+            run_stalled_session_check(
+                self.engine, self.settings.db_idle_in_transaction_timeout_ms, self.stopping
+            ),
+            "stalled-sessions",
+        )
         self._spawn(self.relay.run_sweeper(self.stopping), "outbox-sweeper")
         self._spawn(
             run_probe(
@@ -243,19 +282,7 @@ class Worker:
         )
 
     async def _stream_gauges(self) -> None:
-        """Consumer lag, pending entries and outbox backlog, for `/metrics` and autoscaling."""
-        for stream in InputStream:
-            name = self.settings.stream(stream.value)
-            for group in await self.redis.xinfo_groups(name):
-                group_name = group["name"]
-                if isinstance(group_name, bytes):
-                    group_name = group_name.decode()
-                if group_name == self.settings.consumer_group:
-                    lag = await _group_lag(self.redis, name, group)
-                    self.metrics.consumer_lag.labels(name).set(lag)
-                    self.metrics.pending.labels(name).set(group.get("pending") or 0)
-        async with self.engine.connect() as conn:
-            self.metrics.outbox_backlog.set(await backlog_size(conn))
+        await collect_stream_gauges(self.redis, self.engine, self.settings, self.metrics)
 
     @property
     def http_port(self) -> int | None:
@@ -297,23 +324,47 @@ class Worker:
     async def stop(self) -> None:
         """Finish the batch in hand (commit, ack), then stop everything."""
         self.stopping.set()
+        self.health.stopping = True
         self.health.groups_joined = False
+        if self._supervising is not None:
+            # Before the broker stops: a reader restarted meanwhile would outlive it.
+            await asyncio.wait([self._supervising], timeout=TASKS_GRACE_S)
+            self._supervising.cancel()
+            await asyncio.gather(self._supervising, return_exceptions=True)
         await self.broker.stop()
         await self._lanes.drain()
         await self.pipeline.drain_publishing()
         for server in (self._http, self._ops_http):
             if server is not None:
                 server.should_exit = True
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=10)
+        await self._finish_tasks(TASKS_GRACE_S)
         await self.redis.aclose()
         await self.engine.dispose()
 
+    async def _finish_tasks(self, grace: float) -> None:
+        """The background loops end on `stopping`; one caught in a call to a server that no
+        longer answers is cancelled once `grace` has passed (for all of them together)."""
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(self._tasks, timeout=grace)
+        for task in late:
+            task.cancel()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task, result in zip(self._tasks, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("%s ended with an error", task.get_name(), exc_info=result)
+
     async def run(self, stop_signal: asyncio.Event) -> None:
-        await self.start()
-        settle_heap()
+        """Start, consume until `stop_signal`, stop. A signal during start-up (however long
+        the dependencies keep it waiting) ends the start at once."""
+        watcher = asyncio.create_task(stop_signal.wait(), name="stop-signal")
+        watcher.add_done_callback(lambda _: self.stopping.set())
         try:
+            await self.start()
+            settle_heap()
             await stop_signal.wait()
+        except ShuttingDown:
+            log.info("stopped during start-up")
         finally:
+            watcher.cancel()
             await self.stop()

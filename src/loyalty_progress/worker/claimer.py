@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
+from loyalty_progress.worker.groups import is_no_group
 from loyalty_progress.worker.health import Health
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.retry import ShuttingDown, is_transient
@@ -22,14 +23,26 @@ from loyalty_progress.worker.retry import ShuttingDown, is_transient
 log = logging.getLogger(__name__)
 
 
+def _never(_stream: InputStream) -> bool:
+    return False
+
+
 class Claimer:
     def __init__(
-        self, redis: Redis, settings: Settings, pipeline: Pipeline, health: Health
+        self,
+        redis: Redis,
+        settings: Settings,
+        pipeline: Pipeline,
+        health: Health,
+        recovering: Callable[[InputStream], bool] = _never,
     ) -> None:
         self._redis = redis
         self._settings = settings
         self._pipeline = pipeline
         self._health = health
+        # A stream whose group was lost has nothing to claim until it is read again (see
+        # `worker.supervisor`, which brings it back).
+        self._recovering = recovering
 
     @property
     def interval(self) -> float:
@@ -37,20 +50,31 @@ class Claimer:
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
-            try:
-                # During an outage every pending entry looks idle; claiming would only
-                # raise delivery counts until good entries got dead-lettered.
-                for stream in InputStream if self._health.database else ():
+            # During an outage every pending entry looks idle; claiming would only
+            # raise delivery counts until good entries got dead-lettered.
+            for stream in InputStream if self._health.database else ():
+                if stopping.is_set():
+                    return
+                if self._recovering(stream):
+                    continue
+                try:
                     await self.claim_stream(stream)
-            except ShuttingDown:
-                return
-            except Exception as exc:
-                if is_transient(exc):
-                    log.warning("claimer waiting for dependencies: %s", exc)
-                else:
-                    log.exception("claimer failed")
+                except ShuttingDown:
+                    return
+                except Exception as exc:
+                    # One stream's failure never keeps the streams after it from being claimed.
+                    self._report(stream, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=self.interval)
+
+    def _report(self, stream: InputStream, exc: Exception) -> None:
+        name = self._settings.stream(stream.value)
+        if is_no_group(exc):
+            log.warning("claimer: no consumer group on %s (being recreated): %s", name, exc)
+        elif is_transient(exc):
+            log.warning("claimer waiting for dependencies on %s: %s", name, exc)
+        else:
+            log.exception("claiming %s failed", name)
 
     async def claim_stream(self, stream: InputStream) -> int:
         name = self._settings.stream(stream.value)
