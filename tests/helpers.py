@@ -104,15 +104,19 @@ async def read_stream(redis: Redis, settings: Settings, name: str) -> list[dict[
 
 
 async def http_get(
-    worker: Any, path: str, club: str = "infinity-mall", token: str | None = None
+    worker: Any,
+    path: str,
+    club: str = "infinity-mall",
+    token: str | None = None,
+    ops: bool = False,
 ) -> tuple[int, Any]:
-    """GET from a running worker's read side over real HTTP; (status, decoded JSON). With
-    a staff token of `club` unless another token is given."""
+    """GET from a running worker's read side (or, with `ops`, its ops port) over real
+    HTTP; (status, decoded JSON). With a staff token of `club` unless another is given."""
     import httpx
 
     from tests.tokens import bearer, staff_token
 
-    port = worker.http_port
+    port = worker.metrics_port if ops else worker.http_port
     headers = {"X-Loyalty-Club-Slug": club, **bearer(token or staff_token(club))}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
         response = await client.get(path, headers=headers)

@@ -75,7 +75,8 @@ async def _publish(
 
 
 class ReadinessWatch:
-    """Polls `/readyz` every 20 ms and keeps what it saw while not ready."""
+    """Polls the ops port's `/readyz` (it says why) every 20 ms and keeps what it saw
+    while not ready."""
 
     def __init__(self, worker: Any) -> None:
         self.worker = worker
@@ -84,7 +85,7 @@ class ReadinessWatch:
 
     async def run(self) -> None:
         while True:
-            status, body = await http_get(self.worker, "/readyz")
+            status, body = await http_get(self.worker, "/readyz", ops=True)
             self.last_status = status
             if status != 200:
                 self.not_ready.append(body)
@@ -150,7 +151,7 @@ async def test_a_deleted_stream_and_its_group_come_back_and_new_entries_are_appl
 
 
 async def _ready(worker: Any) -> bool:
-    status, body = await http_get(worker, "/readyz")
+    status, body = await http_get(worker, "/readyz", ops=True)
     return status == 200 and body["ready"] is True and body["reasons"] == []
 
 

@@ -50,10 +50,14 @@ async def test_run_waiting_for_an_unreachable_database_serves_health_and_exits_0
     settings: Settings, tmp_path: Path, sig: signal.Signals
 ) -> None:
     closed = free_port()  # nothing listens there
-    http_port = free_port()
+    http_port, ops_port = free_port(), free_port()
     unreachable = replace(settings, database_url=f"postgresql://postgres@127.0.0.1:{closed}/db")
     with worker_process(
-        unreachable, "starting", tmp_path, LOYALTY_HTTP_PORT=str(http_port)
+        unreachable,
+        "starting",
+        tmp_path,
+        LOYALTY_HTTP_PORT=str(http_port),
+        LOYALTY_METRICS_PORT=str(ops_port),
     ) as worker:
 
         async def health_served() -> bool:
@@ -65,11 +69,22 @@ async def test_run_waiting_for_an_unreachable_database_serves_health_and_exits_0
         assert await get_json(http_port, "/healthz") == (200, {"status": "alive"})
 
         async def waiting_for_postgres() -> bool:
-            status, body = await _readiness(http_port)
+            status, body = await _readiness(ops_port)
             return status == 503 and "waiting for PostgreSQL" in " ".join(body["reasons"])
 
         await wait_until(waiting_for_postgres, timeout=15, what="/readyz naming PostgreSQL")
-        status, body = await _readiness(http_port)
+        assert await _readiness(http_port) == (
+            503,
+            {
+                "ready": False,
+                "database": False,
+                "redis": False,
+                "migrations_current": False,
+                "groups_joined": False,
+                "reason": "database unreachable",
+            },
+        )
+        status, body = await _readiness(ops_port)
         assert status == 503
         assert body["ready"] is False
         assert body["reasons"][0].startswith("starting: database: waiting for PostgreSQL")
@@ -84,11 +99,15 @@ async def test_a_stop_cancels_a_connect_attempt_to_a_server_that_never_answers(
 ) -> None:
     """The connection is accepted and then nothing answers: the attempt itself would only
     end at the driver's 10 s connect timeout, so exiting sooner means it was cancelled."""
-    http_port = free_port()
+    http_port, ops_port = free_port(), free_port()
     with silent_listener() as frozen:
         silent = replace(settings, database_url=f"postgresql://postgres@127.0.0.1:{frozen}/db")
         with worker_process(
-            silent, "frozen-db", tmp_path, LOYALTY_HTTP_PORT=str(http_port)
+            silent,
+            "frozen-db",
+            tmp_path,
+            LOYALTY_HTTP_PORT=str(http_port),
+            LOYALTY_METRICS_PORT=str(ops_port),
         ) as worker:
 
             async def starting() -> bool:
@@ -96,7 +115,7 @@ async def test_a_stop_cancels_a_connect_attempt_to_a_server_that_never_answers(
                     raise AssertionError(f"run exited early:\n{worker.log_tail()}")
                 if not await answers(http_port, "/readyz"):
                     return False
-                status, body = await _readiness(http_port)
+                status, body = await _readiness(ops_port)
                 return status == 503 and body["reasons"] == ["starting: database"]
 
             await wait_until(starting, timeout=30, what="start-up stuck connecting")

@@ -286,9 +286,16 @@ def test_public_readiness_gives_the_flags_and_a_short_reason_never_the_error() -
         "reason": "database unreachable",
     }
     assert "hunter2" not in str(body)
+    stopped = Health(database=True, redis=True, migrations_current=True, starting=None)
+    assert public_readiness(stopped)["reason"] == "not consuming: consumer groups not joined"
     starting = Health(database=True, redis=True, migrations_current=True)
-    assert public_readiness(starting)["reason"] == "not consuming: consumer groups not joined"
-    ready = Health(database=True, redis=True, migrations_current=True, groups_joined=True)
+    assert public_readiness(starting)["reason"] == "starting"
+    lost = Health(True, True, True, True, starting=None, lost_groups={"loyalty.points": "x"})
+    assert public_readiness(lost)["reason"] == "consumer group lost, being recreated"
+    assert "x" not in str(public_readiness(lost))
+    ready = Health(
+        database=True, redis=True, migrations_current=True, groups_joined=True, starting=None
+    )
     assert public_readiness(ready)["reason"] is None
 
 

@@ -93,6 +93,12 @@ def public_readiness(health: Health) -> dict[str, Any]:
     body: dict[str, Any] = {k: v for k, v in health.as_dict().items() if isinstance(v, bool)}
     failed = [name for name, value in body.items() if value is False and name != "ready"]
     reason = _NOT_READY.get(failed[0], f"{failed[0]} is false") if failed else None
+    if health.stopping:
+        reason = "shutting down"
+    elif health.starting is not None and (reason is None or failed[0] == "groups_joined"):
+        reason = "starting"
+    elif health.lost_groups and (reason is None or failed[0] == "groups_joined"):
+        reason = "consumer group lost, being recreated"
     body["reason"] = None if health.ready else reason or "not ready"
     return body
 
