@@ -90,7 +90,7 @@ class Settings:
     output_maxlen: int = 1_000_000
     db_pool_size: int = 10
     log_level: str = "INFO"
-    log_format: str = "json"
+    log_format: str = "auto"  # auto: human-readable on a terminal, JSON lines otherwise
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,7 +121,7 @@ class Settings:
             output_maxlen=_int(env, "LOYALTY_OUTPUT_MAXLEN", 1_000_000),
             db_pool_size=_int(env, "LOYALTY_DB_POOL_SIZE", 10),
             log_level=(env.get("LOYALTY_LOG_LEVEL") or "INFO").upper(),
-            log_format=_choice(env, "LOYALTY_LOG_FORMAT", ("json", "text"), "json"),
+            log_format=_choice(env, "LOYALTY_LOG_FORMAT", ("auto", "json", "text"), "auto"),
         )
 
     def with_urls(self, database_url: str, redis_url: str) -> Settings:

@@ -26,8 +26,8 @@ from loyalty_progress.demo.lines import day_label, input_line
 from loyalty_progress.demo.scenario import CLUB, SOURCE, Publish, Scenario, Tick, build
 from loyalty_progress.demo.summary import summary_lines
 from loyalty_progress.demo.watch import OutputWatch
+from loyalty_progress.local_services import ready_engine
 from loyalty_progress.store.challenges import check_challenge_set
-from loyalty_progress.store.database import create_engine
 from loyalty_progress.store.definitions import apply_definitions
 from loyalty_progress.worker.definitions import DefinitionSet
 from loyalty_progress.worker.relay import OutboxRelay
@@ -244,8 +244,8 @@ async def run_demo(settings: Settings, options: DemoOptions, out: TextIO) -> Non
     """Play the demo against the worker behind `settings`; raises `DemoFailed`."""
     if settings.database_url is None or settings.redis_url is None:
         raise DemoFailed("the demo needs LOYALTY_DATABASE_URL and LOYALTY_REDIS_URL")
+    engine = await ready_engine(settings, pool_size=2)
     redis: Redis = Redis.from_url(settings.redis_url)
-    engine = create_engine(settings.database_url, pool_size=2)
     try:
         await _Demo(settings, options, out, redis, engine).run()
     finally:

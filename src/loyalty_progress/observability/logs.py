@@ -1,4 +1,9 @@
-"""Structured logs: one JSON object per line (or plain text for people at a terminal)."""
+"""Logs: one JSON object per line for log shippers, human-readable lines for people.
+
+`LOYALTY_LOG_FORMAT=auto` (the default) picks by where stderr goes: a terminal gets
+coloured lines from rich (time, level, message, then the record's extra fields as
+`key=value`), anything else (a file, a pipe, a container runtime) gets JSON lines. `json`
+and `text` force one or the other; `text` is the plain one-line format without colour."""
 
 from __future__ import annotations
 
@@ -6,9 +11,17 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import IO, Any, Final
 
 _STANDARD: Final = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _STANDARD and not key.startswith("_")
+    }
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,21 +32,54 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        entry.update(_extras(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
+class TextFormatter(logging.Formatter):
+    """The message, then the extra fields a JSON line would carry, as `key=value`."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        extras = " ".join(f"{key}={value}" for key, value in _extras(record).items())
+        return f"{line} {extras}" if extras else line
+
+
+def resolved_format(fmt: str, stream: IO[str]) -> str:
+    """The format in effect: `auto` becomes `terminal` on a terminal, else `json`."""
+    if fmt != "auto":
+        return fmt
+    isatty = getattr(stream, "isatty", None)
+    return "terminal" if isatty is not None and isatty() else "json"
+
+
+def _handler(fmt: str, stream: IO[str]) -> logging.Handler:
+    resolved = resolved_format(fmt, stream)
+    if resolved == "json":
+        handler: logging.Handler = logging.StreamHandler(stream)
         handler.setFormatter(JsonFormatter())
+    elif resolved == "terminal":
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler = RichHandler(
+            console=Console(file=stream),
+            show_path=False,
+            markup=False,
+            rich_tracebacks=False,
+            log_time_format="%H:%M:%S",
+        )
+        handler.setFormatter(TextFormatter("%(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
+def configure_logging(level: str, fmt: str, stream: IO[str] | None = None) -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_handler(fmt, sys.stderr if stream is None else stream)]
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(logging.WARNING)

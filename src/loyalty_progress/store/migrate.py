@@ -32,11 +32,17 @@ async def upgrade(engine: AsyncEngine) -> None:
         await conn.run_sync(_upgrade)
 
 
-def _is_current(connection: Connection) -> bool:
+def _revisions(connection: Connection) -> tuple[set[str], set[str]]:
     heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
-    return set(MigrationContext.configure(connection).get_current_heads()) == heads
+    return set(MigrationContext.configure(connection).get_current_heads()), heads
+
+
+async def revisions(engine: AsyncEngine) -> tuple[set[str], set[str]]:
+    """(the database's current revisions, this release's heads); equal when current."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_revisions)
 
 
 async def is_current(engine: AsyncEngine) -> bool:
-    async with engine.connect() as conn:
-        return await conn.run_sync(_is_current)
+    current, heads = await revisions(engine)
+    return current == heads

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from loyalty_progress.worker.definitions import DefinitionsCache
 from loyalty_progress.worker.groups import ensure_groups
 from loyalty_progress.worker.health import Health
 from loyalty_progress.worker.lanes import StreamLane
+from loyalty_progress.worker.listen import bind_listening_socket
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.probe import run_probe
 from loyalty_progress.worker.relay import OutboxRelay
@@ -197,9 +199,11 @@ class Worker:
         )
 
     async def start(self) -> None:
+        # Bound first: a busy port fails the start before anything connects.
+        listening = self._bind_http() if self._serve_http else None
         await self._prepare()
-        if self._serve_http:
-            await self._start_http()
+        if listening is not None:
+            await self._start_http(listening)
         await self.broker.start()
         self.health.groups_joined = True
         self._spawn(self.claimer.run(self.stopping), "claimer")
@@ -253,7 +257,10 @@ class Worker:
             return None
         return int(self._http.servers[0].sockets[0].getsockname()[1])
 
-    async def _start_http(self) -> None:
+    def _bind_http(self) -> socket.socket:
+        return bind_listening_socket(self.settings.http_host, self.settings.http_port)
+
+    async def _start_http(self, listening: socket.socket) -> None:
         config = uvicorn.Config(
             create_http_app(self),
             host=self.settings.http_host,
@@ -264,7 +271,7 @@ class Worker:
             lifespan="off",
         )
         self._http = uvicorn.Server(config)
-        self._spawn(self._http.serve(), "http")
+        self._spawn(self._http.serve(sockets=[listening]), "http")
         for _ in range(200):
             if self._http.started:
                 break
@@ -286,8 +293,12 @@ class Worker:
         await self.redis.aclose()
         await self.engine.dispose()
 
-    async def run(self, stop_signal: asyncio.Event) -> None:
+    async def run(
+        self, stop_signal: asyncio.Event, on_started: Callable[[Worker], None] | None = None
+    ) -> None:
         await self.start()
+        if on_started is not None:
+            on_started(self)
         settle_heap()
         try:
             await stop_signal.wait()
