@@ -101,12 +101,15 @@ def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
-async def _apply_definitions(settings: Settings, paths: list[Path]) -> int:
+async def _apply_definitions(settings: Settings, paths: list[Path], wait: bool = False) -> int:
+    import asyncio
+
     from loyalty_progress.definitions.errors import DefinitionError
     from loyalty_progress.definitions.loader import load_definitions
     from loyalty_progress.local_services import locate, ready_engine
     from loyalty_progress.store.challenges import check_challenge_set
     from loyalty_progress.store.definitions import apply_definitions
+    from loyalty_progress.worker.definitions import PICKUP_SECONDS
 
     try:
         loaded = load_definitions(paths)
@@ -129,7 +132,10 @@ async def _apply_definitions(settings: Settings, paths: list[Path]) -> int:
         await engine.dispose()
     for r in results:
         state = f"v{r.version}" + ("" if r.changed else " (unchanged)")
-        print(f"{r.kind:<20} {r.club:<20} {r.code:<30} {state}")
+        print(f"{r.kind:<20} {r.club:<20} {r.code:<30} {state}", flush=True)
+    if wait and any(r.changed for r in results):
+        # Returning once running workers apply them: an event published next counts.
+        await asyncio.sleep(PICKUP_SECONDS)
     return 0
 
 
@@ -240,9 +246,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     definitions = commands.add_parser("definitions", help="apply or list definitions")
     definition_commands = definitions.add_subparsers(dest="definitions_command", required=True)
     apply = definition_commands.add_parser(
-        "apply", help="validate and store definition files (all or nothing)"
+        "apply",
+        help="validate and store definition files (all or nothing)",
+        description="Validates every definition of every file, stores them (all or "
+        "nothing), and returns once running workers have reloaded them (about 3 s), so "
+        "that events published afterwards count for them.",
     )
     apply.add_argument("files", nargs="+", type=Path)
+    apply.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="return right after storing (running workers reload within about 3 s)",
+    )
     definition_commands.add_parser("list", help="the definitions in force")
     tick = commands.add_parser("tick", help="run the time-driven transitions once")
     tick.add_argument("--at", type=_timestamp, help="as of this RFC 3339 instant (default: now)")
@@ -275,7 +291,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "env":
         return cmd_env(settings)
     if args.command == "definitions" and args.definitions_command == "apply":
-        return asyncio.run(_apply_definitions(settings, args.files))
+        return asyncio.run(_apply_definitions(settings, args.files, args.wait))
     if args.command == "definitions":
         return asyncio.run(_list_definitions(settings))
     if args.command == "tick":

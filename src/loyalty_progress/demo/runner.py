@@ -29,13 +29,13 @@ from loyalty_progress.demo.watch import OutputWatch
 from loyalty_progress.local_services import ready_engine
 from loyalty_progress.store.challenges import check_challenge_set
 from loyalty_progress.store.definitions import apply_definitions
-from loyalty_progress.worker.definitions import DefinitionSet
+from loyalty_progress.worker.definitions import PICKUP_SECONDS, DefinitionSet
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.rules import time_rules
 
-# Workers reload definitions on a 2 s poll (`DefinitionsCache.run`): events published
-# before every replica has the new ones would not count for them.
-DEFINITIONS_PICKUP_SECONDS: Final = 3.0
+# Workers reload definitions on a poll (`DefinitionsCache.run`): events published before
+# every replica has the new ones would not count for them.
+DEFINITIONS_PICKUP_SECONDS: Final = PICKUP_SECONDS
 # The first event shows whether a worker is there at all: it is applied in well under a
 # second by a live one.
 FIRST_EVENT_SECONDS: Final = 15.0
