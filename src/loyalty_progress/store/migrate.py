@@ -10,7 +10,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Any replica may run migrations on start; the lock makes the others wait, then no-op.
-_MIGRATION_LOCK = 7_301_004_211
+MIGRATION_LOCK = 7_301_004_211
 
 
 def alembic_config() -> Config:
@@ -20,7 +20,7 @@ def alembic_config() -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
-    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = alembic_config()
     config.attributes["connection"] = connection
     # "heads": feature migrations may branch from the same parent until merged.
