@@ -41,10 +41,15 @@ def _run_worker(settings: Settings, on_started: Callable[[Worker], None]) -> Non
 
 
 def cmd_run(settings: Settings) -> int:
+    from loyalty_progress.observability import tracing
     from loyalty_progress.worker.listen import PortInUse
 
     try:
+        tracing.require(settings)  # before the embedded servers start
         return _run(settings)
+    except tracing.TracingUnavailable as exc:
+        print(f"loyalty-progress run: {exc}", file=sys.stderr)
+        return 2
     except PortInUse as exc:
         print(f"loyalty-progress run: {exc.strerror}", file=sys.stderr)
         return EXIT_SERVICES

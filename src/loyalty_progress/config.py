@@ -91,6 +91,7 @@ class Settings:
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_format: str = "auto"  # auto: human-readable on a terminal, JSON lines otherwise
+    tracing: bool = False  # OpenTelemetry spans (the `tracing` extra); observability/tracing.py
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +123,7 @@ class Settings:
             db_pool_size=_int(env, "LOYALTY_DB_POOL_SIZE", 10),
             log_level=(env.get("LOYALTY_LOG_LEVEL") or "INFO").upper(),
             log_format=_choice(env, "LOYALTY_LOG_FORMAT", ("auto", "json", "text"), "auto"),
+            tracing=_bool(env, "LOYALTY_TRACING", False),
         )
 
     def with_urls(self, database_url: str, redis_url: str) -> Settings:

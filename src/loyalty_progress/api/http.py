@@ -16,6 +16,7 @@ from prometheus_client import make_asgi_app
 from loyalty_progress.api.attendance import attendance_routes
 from loyalty_progress.api.challenges import challenge_routes
 from loyalty_progress.api.context import CLUB_HEADER, ReadContext
+from loyalty_progress.observability import tracing
 from loyalty_progress.store.totals import MemberTotals, member_totals
 
 if TYPE_CHECKING:
@@ -61,5 +62,7 @@ def create_http_app(worker: Worker) -> Litestar:
     # logging_config=None: Litestar would otherwise replace the root handler (JSON lines,
     # LOYALTY_LOG_LEVEL) with its own text format at INFO.
     return Litestar(
-        route_handlers=[healthz, readyz, metrics, *read_routes(ctx)], logging_config=None
+        route_handlers=[healthz, readyz, metrics, *read_routes(ctx)],
+        logging_config=None,
+        plugins=tracing.http_plugins(worker.settings),
     )

@@ -21,6 +21,7 @@ from loyalty_progress.api.http import create_http_app
 from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
+from loyalty_progress.observability import tracing
 from loyalty_progress.observability.metrics import Metrics
 from loyalty_progress.store import migrate
 from loyalty_progress.store.database import create_engine
@@ -138,7 +139,12 @@ class Worker:
         # FastStream logs every message at INFO; our pipeline logs per batch instead.
         quiet = logging.getLogger("loyalty_progress.faststream")
         quiet.setLevel(logging.WARNING)
-        self.broker = RedisBroker(settings.redis_url, apply_types=False, logger=quiet)
+        self.broker = RedisBroker(
+            settings.redis_url,
+            apply_types=False,
+            logger=quiet,
+            middlewares=tracing.broker_middlewares(settings),
+        )
         self.app = FastStream(self.broker, logger=quiet)
         self._lanes: list[StreamLane] = []
         for stream in InputStream:
