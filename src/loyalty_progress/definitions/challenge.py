@@ -1,4 +1,5 @@
-"""Counter challenge definitions (SPEC §2; the member-app challenge list, the challenge service): the Structs and their validation.
+"""Counter challenge definitions (SPEC §2; the member-app challenge list, the challenge
+service): the Structs and their validation.
 
 `parse_challenge(raw, source)` turns one mapping of a definition file into a frozen
 `ChallengeDefinition`, or raises `DefinitionError` naming the file, the challenge code and
@@ -379,7 +380,10 @@ def _operator(r: _Reader, value: object, path: str) -> Operator:
 def _trigger_type(r: _Reader, value: object, path: str) -> TriggerType:
     if isinstance(value, int) and not isinstance(value, bool):
         if value not in TRIGGER_NUMBERS:
-            r.fail(path, f"numeric trigger types are 1-6 (as in the member-app challenge list), got {value}")
+            r.fail(
+                path,
+                f"numeric trigger types are 1-6 (as in the member-app challenge list), got {value}",
+            )
         return TRIGGER_NUMBERS[value]
     return r.choice(value, path, TRIGGER_TYPES)
 
