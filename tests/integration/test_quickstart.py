@@ -129,6 +129,15 @@ def test_the_quickstart_works_as_written(home: Path) -> None:
             timeout=120,
             check=False,
         )
+        # Without any URL in the environment, the commands find the running servers too.
+        listed = subprocess.run(
+            [str(BIN / "loyalty-progress"), "definitions", "list"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        ticked = subprocess.run(
+            [str(BIN / "loyalty-progress"), "tick"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
     finally:
         _stop(worker, data_dir)
     printed = walkthrough.stdout
@@ -148,3 +157,7 @@ def test_the_quickstart_works_as_written(home: Path) -> None:
     assert '"value":100' in printed
     assert '"TENOFF"' in printed
     assert worker.returncode == 0, worker_output
+    assert listed.returncode == 0, listed.stderr
+    assert len(re.findall(r"^\S+\s+infinity-mall\s", listed.stdout, re.M)) == 4, listed.stdout
+    assert ticked.returncode == 0, ticked.stderr
+    assert ticked.stdout.startswith("tick at "), ticked.stdout
