@@ -78,6 +78,7 @@ class Settings:
     batch_size: int = 1000
     poll_ms: int = 100
     batches_in_flight: int = 2
+    member_partitions: int = 2
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
     now: datetime | None = None
@@ -110,6 +111,7 @@ class Settings:
             batch_size=_int(env, "LOYALTY_BATCH_SIZE", 1000),
             poll_ms=_int(env, "LOYALTY_POLL_MS", 100),
             batches_in_flight=_int(env, "LOYALTY_BATCHES_IN_FLIGHT", 2),
+            member_partitions=_int(env, "LOYALTY_MEMBER_PARTITIONS", 2),
             claim_idle_ms=_int(env, "LOYALTY_CLAIM_IDLE_MS", 30_000),
             max_deliveries=_int(env, "LOYALTY_MAX_DELIVERIES", 5),
             now=_now(env),

@@ -171,7 +171,11 @@ PROGRESS_TABLES = {
         "entry, recorded_at",
         "club, member_id, code, event_id",
     ),
-    "challenge_finishers": ("club, code, occurrence, people_finished", "club, code, occurrence"),
+    # Shards are picked at random per batch: compare the sums readers see.
+    "challenge_finishers": (
+        "club, code, occurrence, sum(people_finished)",
+        "club, code, occurrence",
+    ),
     "attendance_memberships": (
         "club, edition, member_id, membership, due_at, edition_hash",
         "club, edition, member_id",
@@ -193,7 +197,10 @@ async def dump(settings: Settings, table: str) -> list[tuple[Any, ...]]:
     engine = create_engine(settings.database_url or "", pool_size=1)
     try:
         async with engine.connect() as conn:
-            result = await conn.execute(text(f"SELECT {columns} FROM {table} ORDER BY {order}"))
+            grouped = f" GROUP BY {order}" if "sum(" in columns else ""
+            result = await conn.execute(
+                text(f"SELECT {columns} FROM {table}{grouped} ORDER BY {order}")
+            )
             return [tuple(row) for row in result]
     finally:
         await engine.dispose()

@@ -6,6 +6,7 @@ import pytest
 
 from loyalty_progress.engine.challenges import (
     ChallengeState,
+    WinnersNotLoaded,
     apply_challenges,
     is_locked,
     progress_view,
@@ -58,7 +59,7 @@ def test_the_winner_decision_uses_the_winners_so_far_given_by_the_caller() -> No
 
 
 def test_a_limited_completion_without_loaded_winners_is_refused() -> None:
-    with pytest.raises(ValueError, match="winners"):
+    with pytest.raises(WinnersNotLoaded):
         apply_challenges(ChallengeState(), [points(1000, at(2))], [LIMITED], at(3))
 
 

@@ -800,7 +800,7 @@ def _contribution(line: store.LedgerLine) -> ContributionOut:
         occurred_at=e.occurred_at,
         source=e.source,
         reason=e.reason,
-        counts=store.counts_now(e),
+        counts=e.counts_now,
         counted_for=list(e.counted_for),
         deltas=[
             DeltaOut(

@@ -53,6 +53,7 @@ from loyalty_progress.engine.attendance import (
     next_due_at,
     route,
 )
+from loyalty_progress.engine.attendance.plan import edition_hash
 from loyalty_progress.engine.challenges import (
     Catalog,
     ChallengeState,
@@ -63,7 +64,9 @@ from loyalty_progress.engine.challenges import (
     ProgressKey,
     apply_challenges,
     occurrences,
+    progress_flags,
 )
+from loyalty_progress.engine.challenges.inputs import challenge_inputs
 from loyalty_progress.engine.receipts import (
     RANK,
     ReceiptState,
@@ -76,18 +79,14 @@ from loyalty_progress.store import recompute as store
 from loyalty_progress.store.attendance import (
     MembershipWrite,
     lock_memberships,
-    save_days,
-    save_memberships,
+    save,
 )
-from loyalty_progress.store.challenges import save_outcome
+from loyalty_progress.store.challenge_writes import save_outcome
 from loyalty_progress.store.outbox import add_messages
 from loyalty_progress.store.replay_jobs import iso
-from loyalty_progress.worker.attendance import edition_hash
-from loyalty_progress.worker.challenges import challenge_inputs
 from loyalty_progress.worker.definitions import DefinitionsCache, DefinitionSet
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retry import is_transient
-from loyalty_progress.worker.rules import BatchContext
 
 log = logging.getLogger(__name__)
 
@@ -233,13 +232,7 @@ async def _challenge_pass(
     stored = decode_stored(await store.club_events(conn, club, _CHALLENGE_STREAMS), out)
     events = [s.event for s in stored]
     catalog = Catalog([definition])
-    batch = BatchContext(
-        events=events,
-        transitions=lifecycle(events),
-        definitions=DefinitionSet(revision=-1, challenges=(definition,)),
-        now=now,
-    )
-    inputs = challenge_inputs(batch, catalog)
+    inputs = challenge_inputs(events, lifecycle(events), catalog)
     # The batch's lock order: members, groups, then the challenge's own rows.
     member_ids = {e.member_id for e in events} | await store.challenge_member_ids(conn, club, code)
     records = await store.lock_members(conn, club, member_ids)
@@ -259,7 +252,7 @@ async def _challenge_pass(
     fresh.winners = {}  # written whole below
     fresh.completions = _completions(merged.values())
     await store.clear_challenge(conn, club, code)
-    await save_outcome(conn, fresh, catalog)
+    await save_outcome(conn, fresh, progress_flags(fresh.progress.values(), catalog))
     await store.set_winners(conn, limited)
     over = {k[2]: n for k, n in limited.items() if n > (definition.max_winners or 0)}
     if over:
@@ -407,8 +400,7 @@ async def _edition_pass(conn: AsyncConnection, edition: AttendanceEdition, now: 
         if before != after:
             out.changes.append({"member_id": member_id, "before": before, "after": after})
     await store.clear_edition(conn, club, code)
-    await save_memberships(conn, writes)
-    await save_days(conn, new_days)
+    await save(conn, writes, new_days)
     await store.add_contributions(conn, lines)
     out.messages = len({message_id(m) for m in messages})
     out.outbox_ids = await add_messages(conn, messages)

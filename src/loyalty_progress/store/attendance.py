@@ -1,20 +1,21 @@
 """Attendance state in PostgreSQL: set-based lock, load and save for a batch or a tick.
 
-Every statement takes arrays (`unnest`) and handles all the members of a batch at once:
-a batch costs at most five statements here (lock + load memberships, load days, save
-memberships, upsert days, append ledger lines), whatever its size. Membership rows are
-locked in sorted key order, first of all the attendance tables; day rows are written
-only under their membership's lock and need no lock of their own.
+Every statement takes its rows as one JSON parameter (`jsonrows`) and handles all the
+members of a batch at once: a batch costs three statements here (lock + load
+memberships, load days, save memberships + days + ledger lines), whatever its size.
+Membership rows are locked in sorted key order, first of all the attendance tables; day
+rows are written only under their membership's lock and need no lock of their own.
 
 Engine Structs are stored as JSONB encoded with msgspec (exact decimals, aware
-timestamps) and decoded back into the same types.
+timestamps), nested in the row parameter as pre-encoded JSON (`msgspec.Raw`), and
+decoded back into the same types.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import msgspec
@@ -27,9 +28,8 @@ from loyalty_progress.engine.attendance import (
     Contribution,
     ReceiptContribution,
 )
-
-# (club, edition code, member_id)
-MembershipKey = tuple[str, str, str]
+from loyalty_progress.engine.attendance.plan import DayRange, MembershipKey
+from loyalty_progress.store.jsonrows import rows_param, rows_source
 
 _MEMBERSHIP: Final = msgspec.json.Decoder(AttendanceMembership)
 _RECEIPTS: Final = msgspec.json.Decoder(tuple[ReceiptContribution, ...])
@@ -53,15 +53,6 @@ class MembershipWrite:
     edition_hash: str
 
 
-@dataclass(frozen=True, slots=True)
-class DayRange:
-    """The day rows [first_day, next_day) of one member in one edition (a stage)."""
-
-    key: MembershipKey
-    first_day: date
-    next_day: date
-
-
 def decode_membership(raw: str | bytes | None) -> AttendanceMembership | None:
     return None if raw is None else _MEMBERSHIP.decode(raw)
 
@@ -70,11 +61,12 @@ def decode_membership(raw: str | bytes | None) -> AttendanceMembership | None:
 # edition or row-locks an existing one, and returns its state: lock + load in one round
 # trip (a SELECT ... FOR UPDATE could not lock a row that does not exist yet, and two
 # replicas would both treat the member as new).
+_KEY_COLUMNS: Final = [("club", "text"), ("edition", "text"), ("member_id", "text")]
+
 _LOCK_MEMBERSHIPS = text(
-    """
+    f"""
     INSERT INTO attendance_memberships (club, edition, member_id)
-    SELECT * FROM unnest(CAST(:clubs AS text[]), CAST(:editions AS text[]),
-                         CAST(:members AS text[])) AS k(club, edition, member_id)
+    SELECT k.club, k.edition, k.member_id FROM {rows_source("keys", _KEY_COLUMNS)} AS k
     ORDER BY 1, 2, 3
     ON CONFLICT (club, edition, member_id) DO UPDATE SET club = EXCLUDED.club
     RETURNING club, edition, member_id, CAST(membership AS text) AS membership, due_at,
@@ -89,14 +81,7 @@ async def lock_memberships(
     ordered = sorted(set(keys))
     if not ordered:
         return {}
-    result = await conn.execute(
-        _LOCK_MEMBERSHIPS,
-        {
-            "clubs": [k[0] for k in ordered],
-            "editions": [k[1] for k in ordered],
-            "members": [k[2] for k in ordered],
-        },
-    )
+    result = await conn.execute(_LOCK_MEMBERSHIPS, {"keys": rows_param(ordered)})
     return {
         (r.club, r.edition, r.member_id): LockedMembership(
             decode_membership(r.membership), r.due_at, r.edition_hash
@@ -106,11 +91,9 @@ async def lock_memberships(
 
 
 _LOAD_DAYS = text(
-    """
+    f"""
     SELECT d.club, d.edition, d.member_id, d.day, CAST(d.receipts AS text) AS receipts
-    FROM unnest(CAST(:clubs AS text[]), CAST(:editions AS text[]), CAST(:members AS text[]),
-                CAST(:firsts AS date[]), CAST(:nexts AS date[]))
-         AS k(club, edition, member_id, first_day, next_day)
+    FROM {rows_source("ranges", [*_KEY_COLUMNS, ("first_day", "date"), ("next_day", "date")])} AS k
     JOIN attendance_days AS d
       ON d.club = k.club AND d.edition = k.edition AND d.member_id = k.member_id
      AND d.day >= k.first_day AND d.day < k.next_day
@@ -136,129 +119,144 @@ async def load_days(
     if not ranges:
         return found
     result = await conn.execute(
-        _LOAD_DAYS,
-        {
-            "clubs": [r.key[0] for r in ranges],
-            "editions": [r.key[1] for r in ranges],
-            "members": [r.key[2] for r in ranges],
-            "firsts": [r.first_day for r in ranges],
-            "nexts": [r.next_day for r in ranges],
-        },
+        _LOAD_DAYS, {"ranges": rows_param((*r.key, r.first_day, r.next_day) for r in ranges)}
     )
     for row in result:
         found.setdefault((row.club, row.edition, row.member_id), []).append(_day(row))
     return found
 
 
-_SAVE_MEMBERSHIPS = text(
-    """
-    UPDATE attendance_memberships AS m
-    SET membership = CAST(u.membership AS jsonb), due_at = u.due_at,
-        edition_hash = u.edition_hash, updated_at = now()
-    FROM unnest(CAST(:clubs AS text[]), CAST(:editions AS text[]), CAST(:members AS text[]),
-                CAST(:bodies AS text[]), CAST(:due AS timestamptz[]),
-                CAST(:hashes AS text[]))
-         AS u(club, edition, member_id, membership, due_at, edition_hash)
-    WHERE m.club = u.club AND m.edition = u.edition AND m.member_id = u.member_id
+_SAVE = text(
+    f"""
+    WITH memberships AS (
+        UPDATE attendance_memberships AS m
+        SET membership = u.membership, due_at = u.due_at, edition_hash = u.edition_hash,
+            updated_at = now()
+        FROM {
+        rows_source(
+            "memberships",
+            [
+                *_KEY_COLUMNS,
+                ("membership", "jsonb"),
+                ("due_at", "timestamptz"),
+                ("edition_hash", "text"),
+            ],
+        )
+    } AS u
+        WHERE m.club = u.club AND m.edition = u.edition AND m.member_id = u.member_id
+    ), days AS (
+        INSERT INTO attendance_days AS d
+            (club, edition, member_id, day, receipts, approved, pending)
+        SELECT u.club, u.edition, u.member_id, u.day, u.receipts, u.approved, u.pending
+        FROM {
+        rows_source(
+            "days",
+            [
+                *_KEY_COLUMNS,
+                ("day", "date"),
+                ("receipts", "jsonb"),
+                ("approved", "numeric"),
+                ("pending", "numeric"),
+            ],
+        )
+    } AS u
+        ORDER BY 1, 2, 3, 4
+        ON CONFLICT (club, edition, member_id, day) DO UPDATE
+        SET receipts = EXCLUDED.receipts, approved = EXCLUDED.approved,
+            pending = EXCLUDED.pending, updated_at = now()
+    ), contributions AS (
+        INSERT INTO attendance_contributions
+            (club, edition, event_id, member_id, receipt_id, status, day, stage,
+             approved_delta, pending_delta, counted, reason, processed_at)
+        SELECT u.*, CAST(:processed_at AS timestamptz)
+        FROM {
+        rows_source(
+            "contributions",
+            [
+                ("club", "text"),
+                ("edition", "text"),
+                ("event_id", "text"),
+                ("member_id", "text"),
+                ("receipt_id", "text"),
+                ("status", "text"),
+                ("day", "date"),
+                ("stage", "text"),
+                ("approved_delta", "numeric"),
+                ("pending_delta", "numeric"),
+                ("counted", "boolean"),
+                ("reason", "text"),
+            ],
+        )
+    } AS u
+        ON CONFLICT (club, edition, event_id) DO NOTHING
+    )
+    SELECT 1
     """
 )
+
+
+async def save(
+    conn: AsyncConnection,
+    writes: Iterable[MembershipWrite],
+    days: Iterable[AttendanceDay],
+    lines: Sequence[Contribution] = (),
+    processed_at: datetime | None = None,
+) -> None:
+    """Write back memberships this transaction has locked (with their `due_at`), upsert
+    the changed day rows, and append the ledger lines (what each receipt event did to an
+    edition, or why nothing), in one statement. A day row whose receipts all stopped
+    counting is kept empty (approved = pending = 0): the view does not show it, and
+    keeping it costs nothing."""
+    memberships = sorted(writes, key=lambda w: w.key)
+    day_rows = sorted(days, key=lambda d: (d.club, d.edition, d.member_id, d.day))
+    if not memberships and not day_rows and not lines:
+        return
+    if lines and processed_at is None:
+        raise ValueError("ledger lines need the instant they were processed at")
+    await conn.execute(
+        _SAVE,
+        {
+            "memberships": rows_param(
+                (*w.key, msgspec.Raw(_ENCODER.encode(w.membership)), w.due_at, w.edition_hash)
+                for w in memberships
+            ),
+            "days": rows_param(
+                (
+                    d.club,
+                    d.edition,
+                    d.member_id,
+                    d.day,
+                    msgspec.Raw(_ENCODER.encode(d.receipts)),
+                    d.approved,
+                    d.pending,
+                )
+                for d in day_rows
+            ),
+            "contributions": rows_param(
+                (
+                    c.club,
+                    c.edition,
+                    c.event_id,
+                    c.member_id,
+                    c.receipt_id,
+                    c.status,
+                    c.day,
+                    c.stage,
+                    c.approved_delta,
+                    c.pending_delta,
+                    c.counted,
+                    c.reason,
+                )
+                for c in lines
+            ),
+            "processed_at": processed_at,
+        },
+    )
 
 
 async def save_memberships(conn: AsyncConnection, writes: Iterable[MembershipWrite]) -> None:
-    """Write back rows this transaction has locked."""
-    rows = sorted(writes, key=lambda w: w.key)
-    if not rows:
-        return
-    await conn.execute(
-        _SAVE_MEMBERSHIPS,
-        {
-            "clubs": [w.key[0] for w in rows],
-            "editions": [w.key[1] for w in rows],
-            "members": [w.key[2] for w in rows],
-            "bodies": [_ENCODER.encode(w.membership).decode() for w in rows],
-            "due": [w.due_at for w in rows],
-            "hashes": [w.edition_hash for w in rows],
-        },
-    )
-
-
-_SAVE_DAYS = text(
-    """
-    INSERT INTO attendance_days AS d (club, edition, member_id, day, receipts, approved, pending)
-    SELECT u.club, u.edition, u.member_id, u.day, CAST(u.receipts AS jsonb), u.approved,
-           u.pending
-    FROM unnest(CAST(:clubs AS text[]), CAST(:editions AS text[]), CAST(:members AS text[]),
-                CAST(:days AS date[]), CAST(:receipts AS text[]), CAST(:approved AS numeric[]),
-                CAST(:pending AS numeric[]))
-         AS u(club, edition, member_id, day, receipts, approved, pending)
-    ORDER BY 1, 2, 3, 4
-    ON CONFLICT (club, edition, member_id, day) DO UPDATE
-    SET receipts = EXCLUDED.receipts, approved = EXCLUDED.approved, pending = EXCLUDED.pending,
-        updated_at = now()
-    """
-)
-
-
-async def save_days(conn: AsyncConnection, days: Iterable[AttendanceDay]) -> None:
-    """Upsert changed day rows. A row whose receipts all stopped counting is kept empty
-    (approved = pending = 0): the view does not show it, and keeping it costs nothing."""
-    rows = sorted(days, key=lambda d: (d.club, d.edition, d.member_id, d.day))
-    if not rows:
-        return
-    await conn.execute(
-        _SAVE_DAYS,
-        {
-            "clubs": [d.club for d in rows],
-            "editions": [d.edition for d in rows],
-            "members": [d.member_id for d in rows],
-            "days": [d.day for d in rows],
-            "receipts": [_ENCODER.encode(d.receipts).decode() for d in rows],
-            "approved": [d.approved for d in rows],
-            "pending": [d.pending for d in rows],
-        },
-    )
-
-
-_ADD_CONTRIBUTIONS = text(
-    """
-    INSERT INTO attendance_contributions
-        (club, edition, event_id, member_id, receipt_id, status, day, stage, approved_delta,
-         pending_delta, counted, reason, processed_at)
-    SELECT u.*, CAST(:processed_at AS timestamptz)
-    FROM unnest(CAST(:clubs AS text[]), CAST(:editions AS text[]), CAST(:events AS text[]),
-                CAST(:members AS text[]), CAST(:receipts AS text[]), CAST(:statuses AS text[]),
-                CAST(:days AS date[]), CAST(:stages AS text[]), CAST(:approved AS numeric[]),
-                CAST(:pending AS numeric[]), CAST(:counted AS boolean[]),
-                CAST(:reasons AS text[])) AS u
-    ON CONFLICT (club, edition, event_id) DO NOTHING
-    """
-)
-
-
-async def add_contributions(
-    conn: AsyncConnection, lines: Sequence[Contribution], processed_at: datetime
-) -> None:
-    """Append ledger lines: what each receipt event did to an edition, or why nothing."""
-    if not lines:
-        return
-    await conn.execute(
-        _ADD_CONTRIBUTIONS,
-        {
-            "processed_at": processed_at,
-            "clubs": [c.club for c in lines],
-            "editions": [c.edition for c in lines],
-            "events": [c.event_id for c in lines],
-            "members": [c.member_id for c in lines],
-            "receipts": [c.receipt_id for c in lines],
-            "statuses": [c.status for c in lines],
-            "days": [c.day for c in lines],
-            "stages": [c.stage for c in lines],
-            "approved": [c.approved_delta for c in lines],
-            "pending": [c.pending_delta for c in lines],
-            "counted": [c.counted for c in lines],
-            "reasons": [c.reason for c in lines],
-        },
-    )
+    """Write back rows this transaction has locked (the scheduler's ticks)."""
+    await save(conn, writes, ())
 
 
 # The scheduler's share of work: due rows nobody else holds, oldest deadline first. Only
@@ -364,13 +362,12 @@ __all__ = [
     "LockedMembership",
     "MembershipKey",
     "MembershipWrite",
-    "add_contributions",
     "claim_due",
     "claim_stale",
     "decode_membership",
     "load_days",
     "load_member",
     "lock_memberships",
-    "save_days",
+    "save",
     "save_memberships",
 ]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
     func,
@@ -126,13 +127,16 @@ challenge_winners = Table(
     PrimaryKeyConstraint("club", "code", "occurrence"),
 )
 
-# Seed 001 `PeopleFinished` per occurrence: an additive upsert, never read-modify-write.
+# `PeopleFinished` per occurrence: additive upserts into one of a few shards per
+# occurrence (picked at random by each batch), summed on read, so batches completing the
+# same challenge do not queue on one row lock (migration 0007).
 challenge_finishers = Table(
     "challenge_finishers",
     metadata,
     Column("club", Text, nullable=False),
     Column("code", Text, nullable=False),
     Column("occurrence", Integer, nullable=False),
+    Column("shard", SmallInteger, nullable=False, server_default=text("0")),
     Column("people_finished", Integer, nullable=False, server_default=text("0")),
-    PrimaryKeyConstraint("club", "code", "occurrence"),
+    PrimaryKeyConstraint("club", "code", "occurrence", "shard"),
 )

@@ -34,6 +34,8 @@ def rows_source(param: str, columns: Sequence[tuple[str, str]]) -> str:
 
 
 def _cell(index: int, sql_type: str) -> str:
+    if sql_type == "jsonb":
+        return f"(r->{index})"  # a nested JSON value (`msgspec.Raw`), taken as is
     if sql_type == "bytea":
         return f"decode(r->>{index}, 'base64')"
     return f"CAST(r->>{index} AS {sql_type})"

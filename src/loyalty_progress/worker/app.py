@@ -30,7 +30,7 @@ from loyalty_progress.worker.claimer import Claimer
 from loyalty_progress.worker.definitions import DefinitionsCache
 from loyalty_progress.worker.groups import ensure_groups
 from loyalty_progress.worker.health import Health
-from loyalty_progress.worker.lanes import StreamLane
+from loyalty_progress.worker.lanes import MemberLanes
 from loyalty_progress.worker.listen import bind_listening_socket
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.probe import run_probe
@@ -146,7 +146,9 @@ class Worker:
             middlewares=tracing.broker_middlewares(settings),
         )
         self.app = FastStream(self.broker, logger=quiet)
-        self._lanes: list[StreamLane] = []
+        # One set of member lanes for every stream: the transactions of a worker that run
+        # at the same time never share a member's rows (see `worker.lanes`).
+        self._lanes = MemberLanes("input", settings.member_partitions, settings.batches_in_flight)
         for stream in InputStream:
             self._subscribe(stream)
         self._serve_http = serve_http
@@ -166,8 +168,7 @@ class Worker:
         subscriber(self._handler(stream))
 
     def _handler(self, stream: InputStream) -> Callable[..., Awaitable[None]]:
-        lane = StreamLane(stream.value, self.settings.batches_in_flight)
-        self._lanes.append(lane)
+        lanes = self._lanes
 
         async def apply(entries: tuple[Entry, ...], on_locked: Callable[[], None]) -> None:
             try:
@@ -177,7 +178,7 @@ class Worker:
 
         async def handle(*entries: Entry) -> None:
             # Returns once the batch has started, so FastStream reads the next one meanwhile.
-            await lane.submit(lambda on_locked: apply(entries, on_locked))
+            await lanes.submit(entries, apply)
 
         handle.__name__ = f"apply_{stream.value}"
         return handle
@@ -288,8 +289,7 @@ class Worker:
         self.stopping.set()
         self.health.groups_joined = False
         await self.broker.stop()
-        for lane in self._lanes:
-            await lane.drain()
+        await self._lanes.drain()
         await self.pipeline.drain_publishing()
         if self._http is not None:
             self._http.should_exit = True

@@ -1,14 +1,17 @@
 """Attendance challenges in the pipeline: the batch rule and the scheduler's time rule.
 
 `AttendanceRule` (a `BatchRule`) runs inside the batch transaction after receipts and
-totals. Only receipt transitions of clubs that have an edition cost anything; for those:
+totals, in the four steps every rule takes. Only receipt transitions of clubs that have
+an edition cost anything; for those:
 
-1. `route` each edition's transitions by member (pure);
-2. lock + load the memberships of all (club, edition, member) keys, sorted, in one
-   statement (placeholders for new members);
-3. load the day rows of every stage the transitions touch (one statement);
-4. `apply_receipts` per member (pure);
-5. save memberships (+ `due_at`), upsert days, append the ledger: one statement each.
+1. plan (pure, `engine.attendance.plan`): each edition's transitions by member, and the
+   day ranges to load;
+2. lock + load: the memberships of all (club, edition, member) keys, sorted, in one
+   statement (placeholders for new members), then the day rows of every stage the
+   transitions touch (a second statement: it must see what the previous holder of a
+   membership lock committed);
+3. apply (pure): `apply_receipts` per member;
+4. save: memberships (+ `due_at`), days and the ledger in one statement.
 
 Editions whose last extra period is over take no receipts: their transitions are only
 written to the ledger, refused with the engine's reason, without locking anything.
@@ -22,15 +25,11 @@ replica, records nothing and the outbox drops a repeat anyway.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Final
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from loyalty_progress.contract.outputs import OutputMessage
@@ -43,13 +42,11 @@ from loyalty_progress.engine.attendance import (
     MemberAttendance,
     advance,
     apply_receipts,
-    calendar_of,
-    route,
-    touched_stages,
 )
+from loyalty_progress.engine.attendance.plan import MembershipKey, edition_hash, plan
 from loyalty_progress.engine.receipts import ReceiptTransition
 from loyalty_progress.store import attendance as store
-from loyalty_progress.store.attendance import DayRange, MembershipKey, MembershipWrite
+from loyalty_progress.store.attendance import MembershipWrite
 from loyalty_progress.store.outbox import add_messages
 from loyalty_progress.worker.definitions import DefinitionSet
 from loyalty_progress.worker.rules import BatchContext
@@ -59,59 +56,11 @@ log = logging.getLogger(__name__)
 TICK_CHUNK: Final = 500
 
 
-@lru_cache(maxsize=256)
-def edition_hash(edition: AttendanceEdition) -> str:
-    """Identifies the version of an edition a stored `due_at` was computed with."""
-    return hashlib.sha256(msgspec.json.encode(edition, order="sorted")).hexdigest()[:32]
-
-
 def _editions_by_club(definitions: DefinitionSet) -> dict[str, tuple[AttendanceEdition, ...]]:
     by_club: dict[str, list[AttendanceEdition]] = {}
     for edition in sorted(definitions.editions, key=lambda e: (e.club, e.code)):
         by_club.setdefault(edition.club, []).append(edition)
     return {club: tuple(editions) for club, editions in by_club.items()}
-
-
-@dataclass(slots=True)
-class AttendanceWork:
-    """What one batch asks of the attendance tables, planned before any SQL."""
-
-    editions: dict[tuple[str, str], AttendanceEdition] = field(default_factory=dict)
-    members: dict[MembershipKey, list[ReceiptTransition]] = field(default_factory=dict)
-    ranges: list[DayRange] = field(default_factory=list)
-    refused: list[Contribution] = field(default_factory=list)
-
-
-def plan(
-    editions: Sequence[AttendanceEdition],
-    transitions: Sequence[ReceiptTransition],
-    now: datetime,
-) -> AttendanceWork:
-    """Route the transitions to editions and members; no I/O."""
-    work = AttendanceWork()
-    for edition in editions:
-        routed = route(edition, transitions)
-        if not routed:
-            continue
-        calendar = calendar_of(edition)
-        if now >= calendar.closes_at:
-            # Every stage is over: nothing can change, the engine only says why.
-            for member_id, member_transitions in routed.items():
-                outcome = apply_receipts(
-                    edition, MemberAttendance(member_id, None), member_transitions, now
-                )
-                work.refused.extend(outcome.contributions)
-            continue
-        work.editions[(edition.club, edition.code)] = edition
-        for member_id, member_transitions in routed.items():
-            work.members[(edition.club, edition.code, member_id)] = member_transitions
-        for member_id, names in touched_stages(edition, transitions).items():
-            for name in sorted(names):
-                stage = calendar.stage(name)
-                if stage is not None:
-                    key = (edition.club, edition.code, member_id)
-                    work.ranges.append(DayRange(key, stage.first_date, stage.next_first_date))
-    return work
 
 
 def _log_refusals(lines: Sequence[Contribution]) -> None:
@@ -160,11 +109,11 @@ class AttendanceRule:
         work = plan(editions, batch.transitions, now)
         lines: list[Contribution] = list(work.refused)
         messages: list[OutputMessage] = []
+        writes: list[MembershipWrite] = []
+        changed_days: list[AttendanceDay] = []
         if work.members:
             locked = await store.lock_memberships(conn, work.members)
             days = await store.load_days(conn, work.ranges)
-            writes: list[MembershipWrite] = []
-            changed_days: list[AttendanceDay] = []
             for key in sorted(work.members):
                 edition = work.editions[(key[0], key[1])]
                 row = locked[key]
@@ -177,9 +126,7 @@ class AttendanceRule:
                 lines.extend(outcome.contributions)
                 messages.extend(outcome.notifications)
                 messages.extend(outcome.rewards)
-            await store.save_memberships(conn, writes)
-            await store.save_days(conn, changed_days)
-        await store.add_contributions(conn, lines, now)
+        await store.save(conn, writes, changed_days, lines, now)
         _log_refusals(lines)
         return messages
 

@@ -1,18 +1,19 @@
 """Counter challenges in the pipeline: the batch rule and the scheduler's expiry rule.
 
 `ChallengeRule` (a `BatchRule`) runs inside the batch transaction after receipts and
-totals:
+totals, in the four steps every rule takes (plan, lock + load, apply, save):
 
-1. pick the batch's challenge inputs (pure, no SQL): receipt events become their
-   lifecycle transitions; points, voucher, tier and receipt inputs that no challenge of
-   their club takes (no trigger, or far from every window) drop out, so a batch of a club
+1. plan (pure): the batch's challenge inputs. Receipt events become their lifecycle
+   transitions; an input that no challenge of its club takes (`Catalog.feeding`: no
+   trigger of a type it feeds, or far from every window) drops out, so a batch of a club
    without challenges costs nothing; opt-in/out and group facts are always kept, because
-   a challenge applied later needs them;
-2. lock + load members, groups, participations, progress and winner counters in the
-   engine's lock order (`store.challenges.load_state`, one statement per table);
-3. `apply_challenges` (pure);
-4. save the changed rows, the ledger and the counters (`store.challenges.save_outcome`)
-   and hand the notifications and rewards back to the batch's outbox write.
+   a challenge applied later needs them. Then the rows to lock (`load_plan`);
+2. lock + load (`store.challenge_writes`): members, then groups (group challenges only),
+   then participations and progress in one statement;
+3. apply (pure): `apply_challenges`. Only when it completes a limited challenge does it
+   ask for that challenge's winner counter: the rule locks the counters and applies again;
+4. save: every changed row, the ledger and the counters in one statement, and the
+   notifications and rewards go back to the batch's outbox write.
 
 `ChallengeExpiryRule` (a `TimeRule`) expires ended, unfinished occurrences with progress:
 due rows are claimed in chunks with `FOR UPDATE SKIP LOCKED` (replicas share the work
@@ -25,22 +26,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from loyalty_progress.contract.events import MemberEvent, ReceiptEvent
 from loyalty_progress.contract.outputs import OutputMessage
 from loyalty_progress.engine.challenges import (
     Catalog,
-    ChallengeInput,
+    ChallengeOutcome,
+    ChallengeState,
+    WinnersNotLoaded,
     apply_challenges,
     expire_occurrences,
+    load_plan,
+    member_keys,
+    progress_flags,
+    winner_keys,
 )
-from loyalty_progress.engine.challenges.catalog import near_window
-from loyalty_progress.engine.challenges.triggers import Source, deltas
-from loyalty_progress.engine.receipts import ReceiptTransition
+from loyalty_progress.engine.challenges.inputs import challenge_inputs
+from loyalty_progress.store import challenge_writes as writes
 from loyalty_progress.store import challenges as store
 from loyalty_progress.store.outbox import add_messages
 from loyalty_progress.worker.definitions import DefinitionSet
@@ -49,7 +55,6 @@ from loyalty_progress.worker.rules import BatchContext
 log = logging.getLogger(__name__)
 
 EXPIRY_CHUNK: Final = 500
-_FACTS: Final = frozenset({"opted_in", "opted_out", "joined_group", "left_group"})
 
 
 class CatalogCache:
@@ -66,49 +71,6 @@ class CatalogCache:
         return self._catalog
 
 
-def _sources(item: ChallengeInput) -> list[tuple[Source, datetime]]:
-    if isinstance(item, ReceiptTransition):
-        found: list[tuple[Source, datetime]] = [(item.after, item.after.occurred_at)]
-        if item.before is not None:
-            found.append((item.before, item.before.occurred_at))
-        return found
-    return [(item, item.occurred_at)]
-
-
-def _relevant(item: ChallengeInput, club: str, catalog: Catalog) -> bool:
-    """Some challenge of the club has a trigger the input feeds (or reverses), near its
-    window: anything else would be a no-op for the engine."""
-    definitions = catalog.of_club(club)
-    if not definitions:
-        return False
-    return any(
-        near_window(d, at) and deltas(d, source)
-        for source, at in _sources(item)
-        for d in definitions
-    )
-
-
-def challenge_inputs(batch: BatchContext, catalog: Catalog) -> list[ChallengeInput]:
-    """The batch's inputs for the engine, in entry order, without the irrelevant ones."""
-    transitions = {t.event.event_id: t for t in batch.transitions}
-    inputs: list[ChallengeInput] = []
-    for event in batch.events:
-        item: ChallengeInput
-        if isinstance(event, ReceiptEvent):
-            transition = transitions.get(event.event_id)
-            if transition is None:
-                continue  # stale or repeated status: the lifecycle applied nothing
-            item = transition
-        elif isinstance(event, MemberEvent) and event.kind in _FACTS:
-            inputs.append(event)
-            continue
-        else:
-            item = event
-        if _relevant(item, event.club, catalog):
-            inputs.append(item)
-    return inputs
-
-
 class ChallengeRule:
     """Counter challenges inside the batch transaction (a `BatchRule`)."""
 
@@ -119,12 +81,21 @@ class ChallengeRule:
 
     async def apply(self, conn: AsyncConnection, batch: BatchContext) -> Sequence[OutputMessage]:
         catalog = self._catalogs.get(batch.definitions)
-        inputs = challenge_inputs(batch, catalog)
+        inputs = challenge_inputs(batch.events, batch.transitions, catalog)
         if not inputs:
             return []
-        state = await store.load_state(conn, inputs, catalog)
-        outcome = apply_challenges(state, inputs, catalog, batch.now)
-        await store.save_outcome(conn, outcome, catalog)
+        members = await writes.lock_members(conn, member_keys(inputs))
+        plan = load_plan(inputs, catalog, members)
+        groups = await writes.lock_groups(conn, plan.groups)
+        participations, progress = await writes.lock_rows(conn, plan.participations, plan.progress)
+        state = ChallengeState(members, groups, participations, progress)
+        try:
+            outcome = apply_challenges(state, inputs, catalog, batch.now)
+        except WinnersNotLoaded:
+            keys = winner_keys(inputs, catalog, participations, progress)
+            state = replace(state, winners=await writes.lock_winners(conn, keys))
+            outcome = apply_challenges(state, inputs, catalog, batch.now)
+        await writes.save_outcome(conn, outcome, progress_flags(outcome.progress.values(), catalog))
         return [*outcome.notifications, *outcome.rewards]
 
 
@@ -160,7 +131,10 @@ class ChallengeExpiryRule:
                 group_keys = [(r.club, r.subject_id) for r in rows if r.subject_kind == "group"]
                 groups = await store.load_groups(conn, group_keys)
                 outcome = expire_occurrences(rows, catalog, now, groups, self.grace)
-                await store.save_progress(conn, outcome.progress.values(), catalog)
+                saved = ChallengeOutcome(progress=outcome.progress)
+                await writes.save_outcome(
+                    conn, saved, progress_flags(outcome.progress.values(), catalog)
+                )
                 written += await add_messages(conn, outcome.notifications)
             if len(rows) < self.chunk:
                 break

@@ -14,6 +14,7 @@ defined from the boundaries themselves, so the two always agree.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -115,6 +116,11 @@ class EditionCalendar:
     day_start: time
     stages: tuple[Stage, ...]
     _by_name: dict[str, Stage] = field(repr=False, compare=False)
+    # The boundaries of every business date from the day before the first stage to the
+    # day after the last close: `business_date` is a binary search over them, without
+    # time zone arithmetic, for every instant the edition can take.
+    _first_day: date = field(repr=False, compare=False, default=date.min)
+    _boundaries: tuple[datetime, ...] = field(repr=False, compare=False, default=())
 
     @property
     def starts_at(self) -> datetime:
@@ -132,6 +138,13 @@ class EditionCalendar:
         return boundary(self.edition.timezone, self.day_start, day)
 
     def business_date(self, at: datetime) -> date:
+        index = bisect_right(self._boundaries, at) - 1
+        if 0 <= index < len(self._boundaries) - 1:
+            return self._first_day + timedelta(days=index)
+        return self._business_date_far(at)
+
+    def _business_date_far(self, at: datetime) -> date:
+        """From the zone's rules: instants outside the precomputed boundaries."""
         local = at.astimezone(self.zone).replace(tzinfo=None)
         day_start = timedelta(hours=self.day_start.hour, minutes=self.day_start.minute)
         day = (local - day_start).date()
@@ -186,12 +199,19 @@ def calendar_of(edition: AttendanceEdition) -> EditionCalendar:
         names.append(month_name(month))
         month = _first_of_next_month(month)
     stages = tuple(_stage(edition, day_start, name, i) for i, name in enumerate(names))
+    first_day = stages[0].first_date - ONE_DAY
+    days = (stages[-1].close_date - first_day).days + 2
+    boundaries = tuple(
+        boundary(edition.timezone, day_start, first_day + timedelta(days=i)) for i in range(days)
+    )
     return EditionCalendar(
         edition=edition,
         zone=ZoneInfo(edition.timezone),
         day_start=day_start,
         stages=stages,
         _by_name={s.name: s for s in stages},
+        _first_day=first_day,
+        _boundaries=boundaries,
     )
 
 

@@ -18,7 +18,11 @@ Modules, one concern each:
 
 from loyalty_progress.engine.challenges.apply import ChallengeInput, apply_challenges
 from loyalty_progress.engine.challenges.catalog import Catalog
-from loyalty_progress.engine.challenges.expiry import ExpiryOutcome, expire_occurrences
+from loyalty_progress.engine.challenges.expiry import (
+    ExpiryOutcome,
+    expire_occurrences,
+    progress_flags,
+)
 from loyalty_progress.engine.challenges.expression import (
     action_left,
     challenge_satisfied,
@@ -64,7 +68,11 @@ from loyalty_progress.engine.challenges.status import (
 )
 from loyalty_progress.engine.challenges.tally import counter_values
 from loyalty_progress.engine.challenges.views import ChallengeView, progress_view
-from loyalty_progress.engine.challenges.workspace import ChallengeOutcome, ChallengeState
+from loyalty_progress.engine.challenges.workspace import (
+    ChallengeOutcome,
+    ChallengeState,
+    WinnersNotLoaded,
+)
 
 __all__ = [
     "Catalog",
@@ -94,6 +102,7 @@ __all__ = [
     "RowSelector",
     "Status",
     "Tally",
+    "WinnersNotLoaded",
     "action_left",
     "apply_challenges",
     "challenge_satisfied",
@@ -107,6 +116,7 @@ __all__ = [
     "occurrence",
     "occurrence_at",
     "occurrences",
+    "progress_flags",
     "progress_percent",
     "progress_view",
     "winner_keys",

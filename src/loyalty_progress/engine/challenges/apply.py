@@ -96,7 +96,7 @@ class _Engine:
         at: datetime,
         receipt_id: str | None,
     ) -> None:
-        for definition in self.catalog.of_club(source.club):
+        for definition in self.catalog.feeding(source.club, source):
             found = deltas(definition, source)
             if not found:
                 continue
@@ -160,7 +160,7 @@ class _Engine:
 
     def _note(self, receipt: ReceiptState, reason: Reason) -> None:
         """Ledger only: a pending, rejected or refunded receipt that never counted."""
-        for definition in self.catalog.of_club(receipt.club):
+        for definition in self.catalog.feeding(receipt.club, receipt):
             found = deltas(definition, receipt)
             if not found:
                 continue
@@ -180,7 +180,7 @@ class _Engine:
 
     def _reverse(self, transition: ReceiptTransition, before: ReceiptState) -> None:
         after = transition.after
-        for definition in self.catalog.of_club(before.club):
+        for definition in self.catalog.feeding(before.club, before):
             if not deltas(definition, before):
                 continue
             occ = occurrence_at(definition, before.occurred_at)

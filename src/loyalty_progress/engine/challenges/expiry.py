@@ -31,6 +31,19 @@ from loyalty_progress.engine.challenges.tally import counter_values, has_progres
 from loyalty_progress.engine.challenges.timeline import members_at
 
 
+def progress_flags(rows: Iterable[Progress], catalog: Catalog) -> dict[ProgressKey, bool]:
+    """Per row, whether some counter is above zero: stored beside the row so that the
+    expiry scan only picks rows whose subjects have something to be told."""
+    flags: dict[ProgressKey, bool] = {}
+    for row in rows:
+        definition = catalog.get(row.club, row.code)
+        if definition is None:
+            flags[row.key] = any(not t.empty for t in row.tallies.values())
+        else:
+            flags[row.key] = has_progress(counter_values(definition, row.tallies.values()))
+    return flags
+
+
 @dataclass(slots=True)
 class ExpiryOutcome:
     progress: dict[ProgressKey, Progress] = field(default_factory=dict)

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
+
+import msgspec
 
 from loyalty_progress.definitions.challenge import ChallengeDefinition
 
 WEEK: Final = timedelta(days=7)
 
 
-@dataclass(frozen=True, slots=True)
-class Occurrence:
+class Occurrence(msgspec.Struct, frozen=True):
+    """Built for every event and challenge it feeds: a Struct, cheap to create."""
+
     index: int
     starts_at: datetime
     ends_at: datetime

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from loyalty_progress.contract.events import MemberEvent
 from loyalty_progress.definitions.challenge import ChallengeDefinition
@@ -41,9 +42,9 @@ from loyalty_progress.engine.challenges.triggers import Source, deltas
 from loyalty_progress.engine.receipts import ReceiptTransition
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class RowSelector:
-    """Rows of (club, code, subject) with `ends_at > ends_after`."""
+class RowSelector(NamedTuple):
+    """Rows of (club, code, subject) with `ends_at > ends_after`. A tuple: many are made,
+    hashed and sorted per batch."""
 
     club: str
     code: str
@@ -89,7 +90,7 @@ def _codes(item: ChallengeInput, catalog: Catalog) -> set[str]:
         return {d.code for d in catalog.group_scoped(club)}
     codes: set[str] = set()
     for source, at in _sources(item):
-        for definition in catalog.of_club(club):
+        for definition in catalog.feeding(club, source):
             if occurrence_at(definition, at) is not None and deltas(definition, source):
                 codes.add(definition.code)
     return codes
@@ -167,9 +168,12 @@ def winner_keys(
     keys.update(k for k in loaded if limited(k[0], k[1]))
     for item in inputs:
         club = _member(item)[0]
+        limited_here = catalog.limited(club)
+        if not limited_here:
+            continue
         for _, at in _sources(item):
-            for definition in catalog.of_club(club):
+            for definition in limited_here:
                 occ = occurrence_at(definition, at)
-                if definition.max_winners is not None and occ is not None:
+                if occ is not None:
                     keys.add((club, definition.code, occ.index))
     return sorted(keys)

@@ -79,6 +79,11 @@ class Entry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         """Takes part in counters when eligible: not a reversal and not reversed."""
         return self.reverses is None and self.reversed_by is None
 
+    @property
+    def counts_now(self) -> bool:
+        """The ledger's `counted`: the entry adds to some subject's counters right now."""
+        return self.live and bool(self.counted_for)
+
 
 class Reading(msgspec.Struct, frozen=True, kw_only=True):
     """A gauge value; the latest by (at, event_id) wins, whatever the arrival order."""

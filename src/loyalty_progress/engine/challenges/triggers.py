@@ -64,23 +64,46 @@ def _receipt_delta(trigger: Trigger, receipt: ReceiptState) -> Delta | None:
     return Delta(trigger=trigger.id, keys=tuple(items)) if items else None
 
 
+RECEIPT_TRIGGERS: Final = ("receipt_count", "receipt_amount", "distinct_stores", "distinct_items")
+_POINTS_TRIGGERS: Final = {"earned": "earned_points", "redeemed": "redeemed_points"}
+_VOUCHER_TRIGGERS: Final = {"subscribed": "subscribed_vouchers", "redeemed": "redeemed_vouchers"}
+
+
+def trigger_types(source: Source) -> tuple[str, ...]:
+    """The trigger types `source` can feed: the routing key of `Catalog.feeding`. A trigger
+    of any other type gets no delta from it (`trigger_delta` returns None)."""
+    if isinstance(source, PointsEvent):
+        kind = _POINTS_TRIGGERS.get(source.kind)
+        found = (kind,) if kind else ()
+        return (*found, "points_balance") if source.balance is not None else found
+    if isinstance(source, VoucherEvent):
+        kind = _VOUCHER_TRIGGERS.get(source.kind)
+        return (kind,) if kind else ()
+    if isinstance(source, MemberEvent):
+        return ("tier",) if source.kind == "tier_changed" and source.tier is not None else ()
+    return RECEIPT_TRIGGERS
+
+
 def trigger_delta(trigger: Trigger, source: Source) -> Delta | None:
     """The delta `source` brings to `trigger` (receipts: as an approved receipt), if any."""
     kind = trigger.type
     if isinstance(source, PointsEvent):
         if kind == "points_balance" and source.balance is not None:
             return Delta(trigger=trigger.id, gauge=source.balance)
-        if (kind, source.kind) in (("earned_points", "earned"), ("redeemed_points", "redeemed")):
+        if _POINTS_TRIGGERS.get(source.kind) == kind:
             return Delta(trigger=trigger.id, amount=Decimal(source.amount))
         return None
     if isinstance(source, VoucherEvent):
-        wanted = {"subscribed_vouchers": "subscribed", "redeemed_vouchers": "redeemed"}
-        return Delta(trigger=trigger.id, amount=ONE) if wanted.get(kind) == source.kind else None
+        return (
+            Delta(trigger=trigger.id, amount=ONE)
+            if _VOUCHER_TRIGGERS.get(source.kind) == kind
+            else None
+        )
     if isinstance(source, MemberEvent):
         if kind == "tier" and source.kind == "tier_changed" and source.tier is not None:
             return Delta(trigger=trigger.id, gauge=source.tier)
         return None
-    if kind in ("receipt_count", "receipt_amount", "distinct_stores", "distinct_items"):
+    if kind in RECEIPT_TRIGGERS:
         return _receipt_delta(trigger, source)
     return None
 

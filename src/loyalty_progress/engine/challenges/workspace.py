@@ -25,6 +25,20 @@ from loyalty_progress.engine.challenges.state import (
 )
 
 
+class WinnersNotLoaded(LookupError):
+    """The batch completes a limited challenge whose winner counter the caller did not
+    lock and pass: lock the counters (`plan.winner_keys`) and apply again. Counters are
+    locked only by the batches that need them, so batches that merely add to a limited
+    challenge do not queue on its one counter row."""
+
+    def __init__(self, key: OccurrenceKey) -> None:
+        super().__init__(
+            f"winners of limited challenge occurrence {key} were not loaded: the caller "
+            "must lock and pass them (see plan.winner_keys)"
+        )
+        self.key = key
+
+
 @dataclass(frozen=True, slots=True)
 class ChallengeState:
     """Every row a batch may touch, as loaded (and row-locked) by the caller. A key that is
@@ -144,10 +158,7 @@ class Workspace:
     # -- winners of limited challenges
     def winners_so_far(self, key: OccurrenceKey) -> int:
         if key not in self.winners:
-            raise ValueError(
-                f"winners of limited challenge occurrence {key} were not loaded: the caller "
-                "must lock and pass them (see plan.winner_keys)"
-            )
+            raise WinnersNotLoaded(key)
         return self.winners[key]
 
     def add_winner(self, key: OccurrenceKey) -> None:

@@ -1,0 +1,113 @@
+"""How counter challenges are wired into the batch transaction, against real PostgreSQL:
+a few set-based statements per batch whatever its size, nothing for events no challenge
+takes, and a limited challenge's winner counter locked only by a batch that completes it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import msgspec
+import pytest_asyncio
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from loyalty_progress.config import Settings
+from loyalty_progress.contract.events import InputEvent, InputStream, PointsEvent
+from loyalty_progress.definitions.challenge import ChallengeDefinition
+from loyalty_progress.store.database import create_engine
+from loyalty_progress.worker.batch import GoodEntry, commit_batch
+from loyalty_progress.worker.challenges import ChallengeRule
+from loyalty_progress.worker.definitions import DefinitionSet
+from tests.unit.test_challenge_support import challenge, triggers
+
+CET = timezone(timedelta(hours=1))
+NOW = datetime(2026, 11, 20, 12, tzinfo=CET)
+EARN = challenge(code="earn-500", groups=[triggers({"type": "earned_points", "target": 500})])
+LIMITED = challenge(
+    code="first-three",
+    max_winners=3,
+    groups=[triggers({"type": "redeemed_points", "target": 100})],
+)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    assert settings.database_url
+    engine = create_engine(settings.database_url, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+def earned(member: str, amount: int, tag: str, kind: str = "earned") -> PointsEvent:
+    return PointsEvent(
+        event_id=f"{tag}-{member}-{kind}-{amount}",
+        club="infinity-mall",
+        member_id=member,
+        occurred_at=datetime(2026, 11, 10, 12, tzinfo=CET),
+        kind=kind,  # type: ignore[arg-type]
+        amount=amount,
+    )
+
+
+async def commit(
+    engine: AsyncEngine, events: Sequence[InputEvent], *definitions: ChallengeDefinition
+) -> list[str]:
+    """Commit one batch of points events with the challenge rule; the SQL it ran."""
+    executed: list[str] = []
+
+    def count(*args: Any) -> None:
+        executed.append(args[2])
+
+    entries = [GoodEntry(f"{i}-0", e, msgspec.json.encode(e)) for i, e in enumerate(events)]
+    current = DefinitionSet(revision=1, challenges=definitions)
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await commit_batch(engine, InputStream.POINTS, entries, [], NOW, current, [ChallengeRule()])
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    return executed
+
+
+async def scalar(engine: AsyncEngine, sql: str) -> Any:
+    async with engine.connect() as conn:
+        return (await conn.exec_driver_sql(sql)).scalar_one()
+
+
+async def test_a_batch_costs_the_same_few_statements_for_one_member_or_three_hundred(
+    engine: AsyncEngine,
+) -> None:
+    one = await commit(engine, [earned("solo", 200, "one")], EARN)
+    many = await commit(engine, [earned(f"m{i}", 200, "many") for i in range(300)], EARN)
+    backbone = await commit(engine, [earned("solo", 200, "plain")])
+    assert len(one) == len(many)
+    # lock + load members, lock + load participations and progress, save everything
+    assert len(one) - len(backbone) == 3
+    assert await scalar(engine, "SELECT count(*) FROM challenge_progress") == 301
+
+
+async def test_events_no_challenge_takes_cost_no_challenge_statement(
+    engine: AsyncEngine,
+) -> None:
+    redeemed_only = [earned(f"m{i}", 50, "none", kind="expired") for i in range(20)]
+    with_rule = await commit(engine, redeemed_only, EARN, LIMITED)
+    without = await commit(engine, [earned("x", 50, "none2", kind="expired")])
+    assert len(with_rule) == len(without)
+
+
+async def test_the_winner_counter_is_locked_only_by_a_batch_that_completes_the_challenge(
+    engine: AsyncEngine,
+) -> None:
+    winners = "SELECT count(*) FROM challenge_winners WHERE code = 'first-three'"
+    adding = await commit(engine, [earned("w1", 60, "lim", kind="redeemed")], LIMITED)
+    assert not any("INSERT INTO challenge_winners" in sql for sql in adding)
+    assert await scalar(engine, winners) == 0
+    completing = [earned(f"w{i}", 120, "lim2", kind="redeemed") for i in range(1, 6)]
+    executed = await commit(engine, completing, LIMITED)
+    assert any("INSERT INTO challenge_winners" in sql for sql in executed)
+    assert await scalar(engine, "SELECT winners FROM challenge_winners") == 3
+    won = "SELECT count(*) FROM challenge_progress WHERE code = 'first-three' AND winner"
+    assert await scalar(engine, won) == 3
+    finished = "SELECT sum(people_finished) FROM challenge_finishers WHERE code = 'first-three'"
+    assert await scalar(engine, finished) == 5

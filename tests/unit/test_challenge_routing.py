@@ -1,0 +1,81 @@
+"""The router of counter challenges (`Catalog.feeding`): an event reaches only the
+challenges with a trigger of a type it can feed, so its cost does not grow with the
+challenges of its club that do not take it."""
+
+from __future__ import annotations
+
+from loyalty_progress.definitions.challenge import ChallengeDefinition
+from loyalty_progress.engine.challenges import Catalog
+from loyalty_progress.engine.challenges.inputs import challenge_inputs
+from loyalty_progress.engine.challenges.triggers import trigger_types
+from loyalty_progress.engine.receipts import apply_receipt_event
+from tests.unit.test_challenge_support import (
+    challenge,
+    member_event,
+    points,
+    receipt,
+    triggers,
+    voucher,
+)
+
+
+def _single(code: str, kind: str, target: int = 2) -> ChallengeDefinition:
+    return challenge(code=code, groups=[triggers({"type": kind, "target": target})])
+
+
+def test_each_source_names_the_trigger_types_it_can_feed() -> None:
+    assert trigger_types(points(10)) == ("earned_points",)
+    assert trigger_types(points(10, balance=300)) == ("earned_points", "points_balance")
+    assert trigger_types(points(10, kind="redeemed")) == ("redeemed_points",)
+    assert trigger_types(points(10, kind="expired")) == ()
+    assert trigger_types(voucher("redeemed")) == ("redeemed_vouchers",)
+    assert trigger_types(member_event("tier_changed", tier=2)) == ("tier",)
+    assert trigger_types(member_event("opted_in", challenge="x")) == ()
+    transition = apply_receipt_event(None, receipt("r1"))
+    assert transition is not None
+    assert set(trigger_types(transition.after)) == {
+        "receipt_count",
+        "receipt_amount",
+        "distinct_stores",
+        "distinct_items",
+    }
+
+
+def test_an_event_reaches_only_the_challenges_that_take_it_in_catalog_order() -> None:
+    unrelated = [_single(f"vouchers-{i}", "redeemed_vouchers") for i in range(50)]
+    earn = _single("earn", "earned_points", 100)
+    balance = _single("balance", "points_balance", 500)
+    catalog = Catalog([earn, *unrelated, balance])
+    fed = catalog.feeding("infinity-mall", points(10, balance=300))
+    assert [d.code for d in fed] == ["earn", "balance"]
+    assert [d.code for d in catalog.feeding("infinity-mall", points(10))] == ["earn"]
+    assert len(catalog.feeding("infinity-mall", voucher("redeemed"))) == 50
+    assert catalog.feeding("infinity-mall", voucher("subscribed")) == ()
+    assert catalog.feeding("other-club", points(10)) == ()
+
+
+def test_inputs_no_challenge_takes_drop_out_and_facts_stay() -> None:
+    catalog = Catalog([_single("vouchers", "redeemed_vouchers")])
+    earned = points(10)
+    opt_in = member_event("opted_in", challenge="vouchers")
+    redeemed = voucher("redeemed")
+    assert challenge_inputs([earned, opt_in, redeemed], [], catalog) == [opt_in, redeemed]
+
+
+def test_a_receipt_reaches_only_the_challenges_whose_store_filter_admits_it() -> None:
+    per_store = [
+        challenge(
+            code=f"store-{i}",
+            groups=[triggers({"type": "receipt_count", "target": 2, "store_ids": [f"s{i}"]})],
+        )
+        for i in range(40)
+    ]
+    anywhere = _single("anywhere", "receipt_amount", 300)
+    catalog = Catalog([*per_store, anywhere])
+    at_s7 = apply_receipt_event(None, receipt("r1", store="s7"))
+    no_store = apply_receipt_event(None, receipt("r2", store=None))
+    assert at_s7 is not None
+    assert no_store is not None
+    fed = catalog.feeding("infinity-mall", at_s7.after)
+    assert [d.code for d in fed] == ["store-7", "anywhere"]
+    assert [d.code for d in catalog.feeding("infinity-mall", no_store.after)] == ["anywhere"]
