@@ -1,4 +1,4 @@
-"""`loyalty-progress docs asyncapi|openapi`: the contract documents, generated from the code.
+"""The contract documents of `loyalty-progress docs asyncapi|openapi`, generated from the code.
 
 The AsyncAPI document comes from a FastStream app that declares the worker's own input
 subscriptions (`worker.app.input_subscription`) and the three output streams, with the
@@ -12,11 +12,8 @@ fails when they drift from the code.
 
 from __future__ import annotations
 
-import argparse
 import inspect
-import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import msgspec
@@ -63,8 +60,6 @@ DOCUMENTED_SETTINGS: Final = Settings(
     redis_url="redis://localhost:6379",
     consumer_name="<LOYALTY_CONSUMER_NAME>",
 )
-ASYNCAPI_PATH: Final = Path("docs/asyncapi.json")
-OPENAPI_PATH: Final = Path("docs/openapi.json")
 
 _GENERATED: Final = (
     "Generated from the code by `loyalty-progress docs {kind}`, for the default configuration; "
@@ -334,32 +329,7 @@ def render(document: dict[str, Any]) -> str:
     return msgspec.json.format(encoded, indent=2).decode() + "\n"
 
 
-_DOCUMENTS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
+DOCUMENTS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
     "asyncapi": asyncapi_document,
     "openapi": openapi_document,
 }
-
-
-def _write(args: argparse.Namespace, _settings: Settings) -> int:
-    text = render(_DOCUMENTS[args.docs_command]())
-    if args.out is None:
-        sys.stdout.write(text)
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}", file=sys.stderr)
-    return 0
-
-
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    docs = commands.add_parser("docs", help="write the AsyncAPI or OpenAPI document (JSON)")
-    documents = docs.add_subparsers(dest="docs_command", required=True)
-    for name, what, path in (
-        ("asyncapi", "AsyncAPI document of the streams", ASYNCAPI_PATH),
-        ("openapi", "OpenAPI document of the HTTP read side", OPENAPI_PATH),
-    ):
-        parser = documents.add_parser(name, help=f"the {what}")
-        parser.add_argument(
-            "--out", type=Path, help=f"write to this file (committed as {path}); default stdout"
-        )
-        parser.set_defaults(handler=_write)

@@ -1,100 +1,134 @@
-"""Command line: `loyalty-progress run | migrate | definitions apply/list | tick`."""
+"""Command line: `loyalty-progress run | migrate | definitions apply/list | tick | env`, and
+the commands that live beside their feature (`demo`, `replay`, `deadletter`, `docs`).
+
+Start-up cost is kept to argparse: each command imports what it needs when it runs, and
+only the chosen feature command's module is loaded to build its parser (`--help` of
+any command answers in about a tenth of a second). Every failure to reach, find or use
+PostgreSQL and Redis is one line on stderr and exit code 2 (`local_services`)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
-import logging
-import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings, SettingsError
-from loyalty_progress.definitions.errors import DefinitionError
-from loyalty_progress.embedded import EmbeddedServices
-from loyalty_progress.observability.logs import configure_logging
 
-log = logging.getLogger("loyalty_progress")
-
-
-async def _run(settings: Settings) -> None:
+if TYPE_CHECKING:
     from loyalty_progress.worker.app import Worker
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await Worker(settings).run(stop)
+EXIT_SERVICES: Final = 2  # PostgreSQL/Redis not found, unreachable or without the schema
+
+
+def _run_worker(settings: Settings, on_started: Callable[[Worker], None]) -> None:
+    import asyncio
+    import signal
+
+    from loyalty_progress.worker.app import Worker
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Worker(settings).run(stop, on_started)
+
+    asyncio.run(run())
 
 
 def cmd_run(settings: Settings) -> int:
     from loyalty_progress.api.auth import token_verifier
+    from loyalty_progress.observability import tracing
+    from loyalty_progress.worker.listen import PortInUse
 
-    try:  # the read side may refuse to run open: say so before any server starts
+    try:
+        # The read side may refuse to run open; tracing may lack its libraries: say so
+        # before any server starts.
         token_verifier(settings)
+        tracing.require(settings)
+        return _run(settings)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except tracing.TracingUnavailable as exc:
+        print(f"loyalty-progress run: {exc}", file=sys.stderr)
+        return 2
+    except PortInUse as exc:
+        print(f"loyalty-progress run: {exc.strerror}", file=sys.stderr)
+        return EXIT_SERVICES
+
+
+def _run(settings: Settings) -> int:
+    from loyalty_progress.quickstart import ready_banner
+
+    def started(worker: Worker) -> None:
+        print(ready_banner(worker.settings, worker.http_port), flush=True)
+
     if settings.database_url and settings.redis_url:
-        asyncio.run(_run(settings))
+        _run_worker(settings, started)
         return 0
     if settings.database_url or settings.redis_url:
         print("set both LOYALTY_DATABASE_URL and LOYALTY_REDIS_URL, or neither", file=sys.stderr)
         return 2
+    from loyalty_progress.embedded import EmbeddedServices
+
     services = EmbeddedServices(settings.data_dir)
-    database_url, redis_url = services.start()
+    try:
+        database_url, redis_url = services.start()
+    except RuntimeError as exc:
+        print(f"cannot start the embedded servers: {exc}", file=sys.stderr)
+        return 1
     try:
         print(
             f"embedded servers running (data in {settings.data_dir}):\n"
             f"  LOYALTY_DATABASE_URL={database_url}\n  LOYALTY_REDIS_URL={redis_url}\n"
-            f"publish with: redis-cli -u {redis_url} "
-            f"XADD {settings.stream_prefix}.points '*' data '{{...}}'",
+            '  (other terminals: `eval "$(.venv/bin/loyalty-progress env)"` exports them)',
             flush=True,
         )
-        asyncio.run(_run(settings.with_urls(database_url, redis_url)))
+        _run_worker(settings.with_urls(database_url, redis_url), started)
     finally:
         services.stop()
     return 0
 
 
-async def _migrate(settings: Settings) -> None:
-    from loyalty_progress.store import migrate
-    from loyalty_progress.store.database import create_engine
-
-    assert settings.database_url is not None
-    engine = create_engine(settings.database_url, pool_size=1)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 def cmd_migrate(settings: Settings) -> int:
-    if not settings.database_url:
-        print("LOYALTY_DATABASE_URL is not set", file=sys.stderr)
-        return 2
-    asyncio.run(_migrate(settings))
+    import asyncio
+
+    from loyalty_progress.local_services import locate, ready_engine
+    from loyalty_progress.store import migrate
+
+    async def run() -> None:
+        engine = await ready_engine(locate(settings, redis=False), schema=False)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
     print("migrations applied", flush=True)
     return 0
 
 
-async def _apply_definitions(settings: Settings, paths: list[Path]) -> int:
+async def _apply_definitions(settings: Settings, paths: list[Path], wait: bool = False) -> int:
+    import asyncio
+
+    from loyalty_progress.definitions.errors import DefinitionError
     from loyalty_progress.definitions.loader import load_definitions
+    from loyalty_progress.local_services import locate, ready_engine
     from loyalty_progress.store.challenges import check_challenge_set
-    from loyalty_progress.store.database import create_engine
     from loyalty_progress.store.definitions import apply_definitions
+    from loyalty_progress.worker.definitions import PICKUP_SECONDS
 
     try:
         loaded = load_definitions(paths)
     except DefinitionError as exc:
         print(f"nothing applied: {exc}", file=sys.stderr)
         return 1
-    assert settings.database_url is not None
-    engine = create_engine(settings.database_url, pool_size=1)
+    engine = await ready_engine(locate(settings, redis=False))
     try:
         async with engine.begin() as conn:
             # `requires` may name a stored challenge: check the whole set (rolls back on error).
@@ -110,16 +144,18 @@ async def _apply_definitions(settings: Settings, paths: list[Path]) -> int:
         await engine.dispose()
     for r in results:
         state = f"v{r.version}" + ("" if r.changed else " (unchanged)")
-        print(f"{r.kind:<20} {r.club:<20} {r.code:<30} {state}")
+        print(f"{r.kind:<20} {r.club:<20} {r.code:<30} {state}", flush=True)
+    if wait and any(r.changed for r in results):
+        # Returning once running workers apply them: an event published next counts.
+        await asyncio.sleep(PICKUP_SECONDS)
     return 0
 
 
 async def _list_definitions(settings: Settings) -> int:
-    from loyalty_progress.store.database import create_engine
+    from loyalty_progress.local_services import locate, ready_engine
     from loyalty_progress.store.definitions import latest_definitions
 
-    assert settings.database_url is not None
-    engine = create_engine(settings.database_url, pool_size=1)
+    engine = await ready_engine(locate(settings, redis=False))
     try:
         async with engine.connect() as conn:
             stored = await latest_definitions(conn)
@@ -135,15 +171,17 @@ async def _list_definitions(settings: Settings) -> int:
 async def _tick(settings: Settings, at: datetime | None) -> int:
     from redis.asyncio import Redis
 
-    from loyalty_progress.store.database import create_engine
+    from loyalty_progress.clock import Clock
+    from loyalty_progress.local_services import locate, ready_engine
     from loyalty_progress.worker.definitions import DefinitionsCache
     from loyalty_progress.worker.relay import OutboxRelay
     from loyalty_progress.worker.rules import time_rules
     from loyalty_progress.worker.scheduler import tick_once
 
-    assert settings.database_url is not None
+    # Redis is optional: without it the workers' outbox sweep publishes what a tick writes.
+    settings = locate(settings, redis=False)
     now = at or Clock(settings.now).now()
-    engine = create_engine(settings.database_url, pool_size=2)
+    engine = await ready_engine(settings, pool_size=2)
     try:
         ids = await tick_once(engine, DefinitionsCache(engine), time_rules(), now)
         published = 0
@@ -159,6 +197,20 @@ async def _tick(settings: Settings, at: datetime | None) -> int:
     return 0
 
 
+def cmd_env(settings: Settings) -> int:
+    import shlex
+
+    from loyalty_progress.local_services import locate
+
+    located = locate(settings)
+    for name, value in (
+        ("LOYALTY_DATABASE_URL", located.database_url),
+        ("LOYALTY_REDIS_URL", located.redis_url),
+    ):
+        print(f"export {name}={shlex.quote(value or '')}")
+    return 0
+
+
 def _timestamp(raw: str) -> datetime:
     value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     if value.tzinfo is None:
@@ -166,25 +218,35 @@ def _timestamp(raw: str) -> datetime:
     return value
 
 
-def _needs_database(settings: Settings) -> bool:
-    if settings.database_url:
-        return True
-    print("LOYALTY_DATABASE_URL is not set", file=sys.stderr)
-    return False
+# Commands that live beside their feature: (module, one-line help). Each module has
+# `register(commands)`, which adds its sub-parser (with the same help) and
+# `set_defaults(handler=...)`; the handler takes (args, settings) and returns the exit
+# code. Only the module of the command being run is imported.
+FEATURE_COMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "docs": ("loyalty_progress.docs_command", "write the AsyncAPI or OpenAPI document (JSON)"),
+    "demo": (
+        "loyalty_progress.demo",
+        "publish a realistic story into a running worker and print what comes out",
+    ),
+    "replay": (
+        "loyalty_progress.replay.cli",
+        "replay historical events (file or stream range), show a job, recompute",
+    ),
+    "deadletter": (
+        "loyalty_progress.deadletter_tools",
+        "inspect, requeue or purge entries of <prefix>.deadletter",
+    ),
+}
 
 
-# Commands that live beside their feature. Each module has `register(commands)`, which adds
-# its sub-parser with `set_defaults(handler=...)`; the handler takes (args, settings) and
-# returns the exit code.
-FEATURE_COMMANDS: tuple[str, ...] = (
-    "loyalty_progress.apidocs",
-    "loyalty_progress.demo",
-    "loyalty_progress.replay.cli",
-    "loyalty_progress.deadletter_tools",
-)
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The sub-command named on the command line (the top level has no other options)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, feature commands other than that one get just their
+    name and help line (enough for the top-level `--help`), so their modules stay unloaded."""
     parser = argparse.ArgumentParser(
         prog="loyalty-progress", description="Loyalty challenge progress from Redis Streams."
     )
@@ -196,25 +258,41 @@ def build_parser() -> argparse.ArgumentParser:
     definitions = commands.add_parser("definitions", help="apply or list definitions")
     definition_commands = definitions.add_subparsers(dest="definitions_command", required=True)
     apply = definition_commands.add_parser(
-        "apply", help="validate and store definition files (all or nothing)"
+        "apply",
+        help="validate and store definition files (all or nothing)",
+        description="Validates every definition of every file, stores them (all or "
+        "nothing), and returns once running workers have reloaded them (about 3 s), so "
+        "that events published afterwards count for them.",
     )
     apply.add_argument("files", nargs="+", type=Path)
+    apply.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="return right after storing (running workers reload within about 3 s)",
+    )
     definition_commands.add_parser("list", help="the definitions in force")
     tick = commands.add_parser("tick", help="run the time-driven transitions once")
     tick.add_argument("--at", type=_timestamp, help="as of this RFC 3339 instant (default: now)")
-    for module in FEATURE_COMMANDS:
-        importlib.import_module(module).register(commands)
+    commands.add_parser(
+        "env",
+        help="print the database and Redis URLs as shell exports "
+        '(`eval "$(loyalty-progress env)"`)',
+        description="Prints `export LOYALTY_DATABASE_URL=...` and `export "
+        "LOYALTY_REDIS_URL=...` for the servers the other commands use: the variables when "
+        "set, else the embedded servers of a running `loyalty-progress run`.",
+    )
+    for name, (module, summary) in FEATURE_COMMANDS.items():
+        if only is None or only == name:
+            importlib.import_module(module).register(commands)
+        else:
+            commands.add_parser(name, help=summary)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level, settings.log_format)
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     handler = getattr(args, "handler", None)
     if handler is not None:
         return int(handler(args, settings))
@@ -222,12 +300,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(settings)
     if args.command == "migrate":
         return cmd_migrate(settings)
-    if not _needs_database(settings):
-        return 2
+    if args.command == "env":
+        return cmd_env(settings)
     if args.command == "definitions" and args.definitions_command == "apply":
-        return asyncio.run(_apply_definitions(settings, args.files))
+        return asyncio.run(_apply_definitions(settings, args.files, args.wait))
     if args.command == "definitions":
         return asyncio.run(_list_definitions(settings))
     if args.command == "tick":
         return asyncio.run(_tick(settings, args.at))
     return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(only=_command_word(argv) or "").parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    from loyalty_progress.local_services import ServiceError, unreachable_reason
+    from loyalty_progress.observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        return _dispatch(args, settings)
+    except ServiceError as exc:
+        print(f"loyalty-progress {args.command}: {exc}", file=sys.stderr)
+        return EXIT_SERVICES
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # A connection lost after the start checks; anything else is a bug: traceback.
+        reason = unreachable_reason(exc)
+        if reason is None:
+            raise
+        print(
+            f"loyalty-progress {args.command}: lost PostgreSQL or Redis: {reason}",
+            file=sys.stderr,
+        )
+        return EXIT_SERVICES

@@ -132,7 +132,8 @@ class Settings:
     db_idle_in_transaction_timeout_ms: int = 10_000
     db_statement_timeout_ms: int = 30_000
     log_level: str = "INFO"
-    log_format: str = "json"
+    log_format: str = "auto"  # auto: human-readable on a terminal, JSON lines otherwise
+    tracing: bool = False  # OpenTelemetry spans (the `tracing` extra); observability/tracing.py
     # Retention (docs/runbook.md, "Retention"); 0 keeps rows for ever.
     dedupe_retention_days: int = 400
     outbox_retention_days: int = 400
@@ -188,7 +189,8 @@ class Settings:
             ),
             db_statement_timeout_ms=_int(env, "LOYALTY_DB_STATEMENT_TIMEOUT_MS", 30_000, minimum=0),
             log_level=(env.get("LOYALTY_LOG_LEVEL") or "INFO").upper(),
-            log_format=_choice(env, "LOYALTY_LOG_FORMAT", ("json", "text"), "json"),
+            log_format=_choice(env, "LOYALTY_LOG_FORMAT", ("auto", "json", "text"), "auto"),
+            tracing=_bool(env, "LOYALTY_TRACING", False),
             dedupe_retention_days=_int(env, "LOYALTY_DEDUPE_RETENTION_DAYS", 400, minimum=0),
             outbox_retention_days=_int(env, "LOYALTY_OUTBOX_RETENTION_DAYS", 400, minimum=0),
         )

@@ -199,12 +199,12 @@ async def test_the_lag_gauge_counts_the_whole_stream_while_its_group_is_missing(
         await publish(redis, settings, "points", *_points(7))
         await collect_stream_gauges(redis, worker.engine, settings, metrics)
         lag = metrics.registry.get_sample_value
-        assert lag("loyalty_consumer_lag", {"stream": settings.stream("points")}) == 7
+        assert lag("loyalty_consumer_lag_entries", {"stream": settings.stream("points")}) == 7
 
         await redis.xgroup_destroy(settings.stream("points"), settings.consumer_group)
         await publish(redis, settings, "points", *_points(3))
         await collect_stream_gauges(redis, worker.engine, settings, metrics)
-        assert lag("loyalty_consumer_lag", {"stream": settings.stream("points")}) == 10
+        assert lag("loyalty_consumer_lag_entries", {"stream": settings.stream("points")}) == 10
         assert lag("loyalty_pending_entries", {"stream": settings.stream("points")}) == 0
     finally:
         await worker.redis.aclose()

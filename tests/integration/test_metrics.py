@@ -33,7 +33,7 @@ async def test_metrics_count_applied_duplicates_and_dead_letters(
             async with httpx.AsyncClient() as client:
                 samples = _samples((await client.get(url)).text)
             pending = ("loyalty_pending_entries", (("stream", settings.stream("points")),))
-            return samples.get(("loyalty_outbox_backlog", ()), -1) == 0 == samples.get(pending)
+            return samples.get(("loyalty_outbox_backlog_rows", ()), -1) == 0 == samples.get(pending)
 
         # Gauges are collected once a second by the probe; counters are immediate.
         await wait_until(gauges_collected, what="gauges collected after the batch")
@@ -53,4 +53,9 @@ async def test_metrics_count_applied_duplicates_and_dead_letters(
     assert samples[dead] == 1
     assert samples[("loyalty_outbox_published_total", (("stream", "notifications"),))] >= 1
     assert samples[("loyalty_pending_entries", (("stream", points_stream),))] == 0
-    assert samples[("loyalty_batch_size_count", (("stream", points_stream),))] >= 1
+    assert samples[("loyalty_batch_size_entries_count", (("stream", points_stream),))] >= 1
+    assert samples[("loyalty_outbox_backlog_rows", ())] == 0
+    # The standard process metrics are there too.
+    assert samples[("process_resident_memory_bytes", ())] > 0
+    assert samples[("process_cpu_seconds_total", ())] > 0
+    assert any(name == "python_info" for name, _labels in samples)

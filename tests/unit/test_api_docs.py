@@ -15,10 +15,11 @@ from loyalty_progress.cli import build_parser
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import EVENT_TYPES, InputStream, decode_body
 from loyalty_progress.contract.outputs import OutputStream
+from loyalty_progress.docs_command import ASYNCAPI_PATH, OPENAPI_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATORS = {"asyncapi": apidocs.asyncapi_document, "openapi": apidocs.openapi_document}
-COMMITTED = {"asyncapi": apidocs.ASYNCAPI_PATH, "openapi": apidocs.OPENAPI_PATH}
+COMMITTED = {"asyncapi": ASYNCAPI_PATH, "openapi": OPENAPI_PATH}
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,13 @@
 """Deployment files are valid: Kubernetes manifests against the API schemas, the KEDA
 scaler against what its redis-streams trigger needs, compose against the Compose
 Specification (what `docker compose config` checks, without needing Docker) and its own
-rules."""
+rules; images are versioned, pinned and health-checked."""
 
 from __future__ import annotations
 
+import json
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,9 @@ import kubernetes_validate
 import pytest
 import yaml
 from compose_spec import PyCompose
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from loyalty_progress.api.auth import token_verifier
 from loyalty_progress.config import Settings
@@ -30,7 +36,9 @@ def _documents() -> list[tuple[str, dict[str, Any]]]:
 
 
 DOCS = _documents()
-BUILT_IN = [(name, doc) for name, doc in DOCS if not doc["apiVersion"].startswith("keda.sh/")]
+# Custom resources (KEDA, the Prometheus Operator) are checked by their own tests.
+CUSTOM = ("keda.sh/", "monitoring.coreos.com/")
+BUILT_IN = [(name, doc) for name, doc in DOCS if not doc["apiVersion"].startswith(CUSTOM)]
 
 
 @pytest.mark.parametrize(("name", "doc"), BUILT_IN, ids=[n for n, _ in BUILT_IN])
@@ -175,3 +183,98 @@ def test_compose_binds_services_to_loopback_and_its_workers_start_with_auth() ->
     settings = Settings.from_env(env)
     assert settings.http_host == "0.0.0.0"
     assert token_verifier(settings) is not None  # would refuse to start otherwise
+
+
+# --- reproducible images, and a Deployment KEDA and node drains can live with --------------
+
+
+def _project() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _pins() -> dict[str, Version]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not pinned with =="
+            pins[canonicalize_name(name)] = Version(version)
+    return pins
+
+
+def test_the_constraints_pin_every_declared_dependency_within_its_bounds() -> None:
+    project = _project()
+    declared = [
+        *project["dependencies"],
+        *(r for extra in project["optional-dependencies"].values() for r in extra),
+    ]
+    pins = _pins()
+    for raw in declared:
+        requirement = Requirement(raw)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is not in constraints.txt: run `make constraints`"
+        assert requirement.specifier.contains(pins[name], prereleases=True), raw
+
+
+def test_ci_and_the_image_install_the_pinned_versions() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--constraint constraints.txt" in makefile
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "COPY pyproject.toml README.md constraints.txt" in dockerfile
+    assert "--constraint constraints.txt" in dockerfile
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim", dockerfile, re.M)
+
+
+def test_the_image_checks_its_own_health() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text().replace("\\\n", " ")
+    healthcheck = re.search(r"^HEALTHCHECK .*? CMD (\[.*\])$", dockerfile, re.M)
+    assert healthcheck is not None
+    command = json.loads(healthcheck.group(1))
+    assert command[:2] == ["python", "-c"]
+    assert "/healthz" in command[2]
+    compile(command[2], "HEALTHCHECK", "exec")  # the inline program is valid Python
+
+
+def test_images_carry_the_release_version_not_latest() -> None:
+    version = _project()["version"]
+    expected = f"loyalty-progress:{version}"
+    images = [
+        container["image"]
+        for _, doc in DOCS
+        if doc["kind"] in {"Deployment", "Job"}
+        for container in doc["spec"]["template"]["spec"]["containers"]
+    ]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    images += [s["image"] for s in compose.values() if "build" in s]
+    assert images
+    assert set(images) == {expected}
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert f"ARG VERSION={version}" in dockerfile
+
+
+def test_the_autoscaler_alone_sets_the_replica_count() -> None:
+    deployment = next(d for _, d in DOCS if d["kind"] == "Deployment")
+    scaled = next(d for _, d in DOCS if d["kind"] == "ScaledObject")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert "replicas" not in deployment["spec"]
+
+
+def test_a_node_drain_with_one_replica_can_proceed() -> None:
+    budget = next(d for _, d in DOCS if d["kind"] == "PodDisruptionBudget")
+    deployment = next(d for _, d in DOCS if d["kind"] == "Deployment")
+    scaled = next(d for _, d in DOCS if d["kind"] == "ScaledObject")
+    assert "minAvailable" not in budget["spec"]
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"] == deployment["spec"]["selector"]
+    assert scaled["spec"]["minReplicaCount"] >= 1
+
+
+def test_in_flight_batches_finish_before_the_pod_goes() -> None:
+    deployment = next(d for _, d in DOCS if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    command = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    pause = int(command[1])
+    # The pause, FastStream's 15 s drain, and room for the batch in hand.
+    assert pod["terminationGracePeriodSeconds"] >= pause + 15 + 30

@@ -495,7 +495,8 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
 
     @get(
         "/v1/members/{member_id:str}/challenges",
-        summary="Seed 001: a member's challenges with progress, filtered, sorted, paged",
+        summary="Member-app challenge list: a member's challenges with progress, filtered, "
+        "sorted, paged",
     )
     async def member_challenges(
         member_id: SubjectId,

@@ -11,7 +11,7 @@ Two ports (docs/security.md):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
@@ -32,6 +32,7 @@ from loyalty_progress.api.challenges import challenge_routes
 from loyalty_progress.api.context import ReadContext
 from loyalty_progress.api.params import VALIDATION_HANDLERS, Club, SubjectId
 from loyalty_progress.api.replay import replay_routes
+from loyalty_progress.observability import tracing
 from loyalty_progress.store.totals import MemberTotals, member_totals
 from loyalty_progress.worker.health import Health
 
@@ -121,7 +122,12 @@ async def _log_unexpected(exc: Exception, scope: Scope) -> None:
         log.error("read side: %s %s failed", scope.get("method"), scope.get("path"), exc_info=exc)
 
 
-def _read_app(worker: Worker, auth: ReadSideAuth, openapi: OpenAPIConfig | None) -> Litestar:
+def _read_app(
+    worker: Worker,
+    auth: ReadSideAuth,
+    openapi: OpenAPIConfig | None,
+    plugins: Sequence[Any] = (),
+) -> Litestar:
     ctx = ReadContext(worker.engine, worker.definitions, worker.clock)
     # logging_config=None: Litestar would otherwise replace the root handler (JSON lines,
     # LOYALTY_LOG_LEVEL) with its own text format at INFO.
@@ -130,12 +136,14 @@ def _read_app(worker: Worker, auth: ReadSideAuth, openapi: OpenAPIConfig | None)
         openapi_config=openapi,
         after_exception=[_log_unexpected],
         logging_config=None,
+        plugins=list(plugins),
     )
 
 
 def create_http_app(worker: Worker, auth: ReadSideAuth) -> Litestar:
-    """The read side; its OpenAPI document is served on the ops port."""
-    return _read_app(worker, auth, None)
+    """The read side (traced when `LOYALTY_TRACING` is on); its OpenAPI document is served
+    on the ops port."""
+    return _read_app(worker, auth, None, tracing.http_plugins(worker.settings))
 
 
 def documentation_app(worker: Worker, openapi: OpenAPIConfig) -> Litestar:

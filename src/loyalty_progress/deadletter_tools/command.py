@@ -16,11 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
-
-from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from typing import TYPE_CHECKING, Any, Final
 
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import BadInput, InputStream, decode_body
@@ -34,6 +30,9 @@ from loyalty_progress.deadletter_tools.entries import (
     since_id,
 )
 from loyalty_progress.safe_text import printable, redact_url
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 LIST_LIMIT: Final = 100
 REASON_WIDTH: Final = 70
@@ -118,11 +117,15 @@ Command = Callable[[argparse.Namespace, Context], int]
 
 def _handler(command: Command) -> Callable[[argparse.Namespace, Settings], int]:
     def handle(args: argparse.Namespace, settings: Settings) -> int:
-        from loyalty_progress.local_services import ServicesNotFound, locate
+        from redis import Redis
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        from loyalty_progress.local_services import ServiceError, locate
 
         try:
             located = locate(settings, database=False)
-        except ServicesNotFound as exc:
+        except ServiceError as exc:
             print(f"deadletter: {exc}", file=sys.stderr)
             return 2
         assert located.redis_url is not None

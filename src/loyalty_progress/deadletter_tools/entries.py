@@ -9,12 +9,14 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
-from redis import Redis
 
 from loyalty_progress.contract.outputs import DeadLetter
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 PAGE: Final = 500
 _DECODER: Final = msgspec.json.Decoder(DeadLetter)

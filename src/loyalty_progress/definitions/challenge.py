@@ -1,4 +1,5 @@
-"""Counter challenge definitions (SPEC §2, seeds 001 and 002): the Structs and their validation.
+"""Counter challenge definitions (SPEC §2; the member-app challenge list, the challenge
+service): the Structs and their validation.
 
 `parse_challenge(raw, source)` turns one mapping of a definition file into a frozen
 `ChallengeDefinition`, or raises `DefinitionError` naming the file, the challenge code and
@@ -37,7 +38,7 @@ Recurrence = Literal["weekly", "monthly"]
 PrizeType = Literal["points", "voucher", "reward"]
 
 TRIGGER_TYPES: Final[tuple[TriggerType, ...]] = get_args(TriggerType)
-# Seed 001 numbers its trigger types 1-6; files may use either form.
+# The member-app challenge list numbers its trigger types 1-6; files may use either form.
 TRIGGER_NUMBERS: Final[dict[int, TriggerType]] = {
     1: "earned_points",
     2: "subscribed_vouchers",
@@ -379,7 +380,10 @@ def _operator(r: _Reader, value: object, path: str) -> Operator:
 def _trigger_type(r: _Reader, value: object, path: str) -> TriggerType:
     if isinstance(value, int) and not isinstance(value, bool):
         if value not in TRIGGER_NUMBERS:
-            r.fail(path, f"numeric trigger types are 1-6 (seed 001), got {value}")
+            r.fail(
+                path,
+                f"numeric trigger types are 1-6 (as in the member-app challenge list), got {value}",
+            )
         return TRIGGER_NUMBERS[value]
     return r.choice(value, path, TRIGGER_TYPES)
 

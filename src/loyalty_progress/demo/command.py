@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from loyalty_progress.definitions.errors import DefinitionError
     from loyalty_progress.demo.runner import DemoFailed, DemoOptions, run_demo
-    from loyalty_progress.local_services import ServicesNotFound, locate
+    from loyalty_progress.local_services import ServiceError, locate
     from loyalty_progress.safe_text import redact_urls
 
     worker_log = logging.getLogger("loyalty_progress.worker")
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         asyncio.run(run_demo(locate(settings, database=True), options, sys.stdout))
-    except (ServicesNotFound, DemoFailed, DefinitionError) as exc:
+    except (ServiceError, DemoFailed, DefinitionError) as exc:
         print(f"demo failed: {redact_urls(str(exc))}", file=sys.stderr)
         return 1
     except (RedisConnectionError, DBAPIError, ConnectionError, socket.gaierror) as exc:

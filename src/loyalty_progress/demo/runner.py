@@ -26,17 +26,17 @@ from loyalty_progress.demo.lines import day_label, input_line
 from loyalty_progress.demo.scenario import CLUB, SOURCE, Publish, Scenario, Tick, build
 from loyalty_progress.demo.summary import summary_lines
 from loyalty_progress.demo.watch import OutputWatch
+from loyalty_progress.local_services import ready_engine
 from loyalty_progress.safe_text import printable
 from loyalty_progress.store.challenges import check_challenge_set
-from loyalty_progress.store.database import create_engine
 from loyalty_progress.store.definitions import apply_definitions
-from loyalty_progress.worker.definitions import DefinitionSet
+from loyalty_progress.worker.definitions import PICKUP_SECONDS, DefinitionSet
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.rules import time_rules
 
-# Workers reload definitions on a 2 s poll (`DefinitionsCache.run`): events published
-# before every replica has the new ones would not count for them.
-DEFINITIONS_PICKUP_SECONDS: Final = 3.0
+# Workers reload definitions on a poll (`DefinitionsCache.run`): events published before
+# every replica has the new ones would not count for them.
+DEFINITIONS_PICKUP_SECONDS: Final = PICKUP_SECONDS
 # The first event shows whether a worker is there at all: it is applied in well under a
 # second by a live one.
 FIRST_EVENT_SECONDS: Final = 15.0
@@ -245,8 +245,8 @@ async def run_demo(settings: Settings, options: DemoOptions, out: TextIO) -> Non
     """Play the demo against the worker behind `settings`; raises `DemoFailed`."""
     if settings.database_url is None or settings.redis_url is None:
         raise DemoFailed("the demo needs LOYALTY_DATABASE_URL and LOYALTY_REDIS_URL")
+    engine = await ready_engine(settings, pool_size=2)
     redis: Redis = Redis.from_url(settings.redis_url)
-    engine = create_engine(settings.database_url, pool_size=2)
     try:
         await _Demo(settings, options, out, redis, engine).run()
     finally:

@@ -1,12 +1,28 @@
 """Prometheus metrics of one worker process (its own registry, so several workers in one
-process — as in tests — never mix their numbers)."""
+process — as in tests — never mix their numbers).
+
+Names follow Prometheus conventions: the unit last (`_seconds`, `_entries`, `_rows`),
+`_total` on counters. The registry also carries the standard `process_*` (CPU, memory,
+file descriptors), `python_info` and `python_gc_*` metrics that the client library's
+default registry would have."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 
 BATCH_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
-DURATIONS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Up to a minute: a batch of 1000 under load takes seconds, an outage retries longer.
+DURATIONS = (
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0,
+)  # fmt: skip
 
 
 def reason_class(reason: str) -> str:
@@ -29,6 +45,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # The process-wide collectors (one per process, shared by every registry).
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)
         self.events_applied = Counter(
             "loyalty_events_applied_total", "Events applied", ["stream", "type"], registry=r
         )
@@ -39,7 +58,11 @@ class Metrics:
             "loyalty_dead_lettered_total", "Entries dead-lettered", ["stream", "reason"], registry=r
         )
         self.batch_size = Histogram(
-            "loyalty_batch_size", "Entries per batch", ["stream"], buckets=BATCH_SIZES, registry=r
+            "loyalty_batch_size_entries",
+            "Entries per batch",
+            ["stream"],
+            buckets=BATCH_SIZES,
+            registry=r,
         )
         self.batch_duration = Histogram(
             "loyalty_batch_duration_seconds",
@@ -55,7 +78,10 @@ class Metrics:
             registry=r,
         )
         self.consumer_lag = Gauge(
-            "loyalty_consumer_lag", "Entries not yet delivered to the group", ["stream"], registry=r
+            "loyalty_consumer_lag_entries",
+            "Entries not yet delivered to the group",
+            ["stream"],
+            registry=r,
         )
         self.pending = Gauge(
             "loyalty_pending_entries",
@@ -64,7 +90,7 @@ class Metrics:
             registry=r,
         )
         self.outbox_backlog = Gauge(
-            "loyalty_outbox_backlog", "Outbox rows not yet published", registry=r
+            "loyalty_outbox_backlog_rows", "Outbox rows not yet published", registry=r
         )
         self.outbox_published = Counter(
             "loyalty_outbox_published_total", "Outbox rows published", ["stream"], registry=r

@@ -1,8 +1,10 @@
-"""Replay / backfill: historical events through the worker's own pipeline, in bulks, with a
-seed-004-shaped job report; and recompute of one challenge or edition from the stored
-events after a definition fix. See docs/replay.md."""
+"""Replay / backfill: historical events through the worker's own pipeline, in bulks, with
+an import-style job report; and recompute of one challenge or edition from the stored
+events after a definition fix. See docs/replay.md.
 
-from loyalty_progress.replay.job import DEFAULT_BULK_SIZE, ReplayJob
-from loyalty_progress.replay.source import JsonlFile, StreamRange
+Kept free of imports so that `loyalty-progress replay --help` loads nothing heavy: the
+job is `loyalty_progress.replay.job.ReplayJob`, the sources are in `replay.source`."""
 
-__all__ = ["DEFAULT_BULK_SIZE", "JsonlFile", "ReplayJob", "StreamRange"]
+DEFAULT_BULK_SIZE = 1000
+
+__all__ = ["DEFAULT_BULK_SIZE"]

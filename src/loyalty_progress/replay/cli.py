@@ -22,15 +22,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
-
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING, Any, TextIO
 
 from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
+from loyalty_progress.replay import DEFAULT_BULK_SIZE
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 USAGE = """\
 loyalty-progress replay FILE.jsonl [--bulk-size N] [--at TIMESTAMP]
@@ -62,15 +63,13 @@ def _positive(raw: str) -> int:
 
 
 def register(commands: Any) -> None:
-    from loyalty_progress.replay.job import DEFAULT_BULK_SIZE
-
     parser: argparse.ArgumentParser = commands.add_parser(
         "replay",
         help="replay historical events (file or stream range), show a job, recompute",
         usage=USAGE,
         description=(
             "Apply historical events through the worker's own batch transaction, in bulks, "
-            "and print a seed-004-style job report (stored in PostgreSQL: `replay status "
+            "and print an import-style job report (stored in PostgreSQL: `replay status "
             "JOB_ID` reads it while the job runs). `recompute` rebuilds one challenge or "
             "edition from the stored events under the definitions now in force. "
             "See docs/replay.md."
@@ -146,15 +145,14 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    if not settings.database_url:
-        print("LOYALTY_DATABASE_URL is not set", file=sys.stderr)
-        return EXIT_USAGE
-    if form == "stream" and not settings.redis_url:
-        print("--from-stream needs LOYALTY_REDIS_URL", file=sys.stderr)
-        return EXIT_USAGE
     if form == "file" and not Path(args.words[0]).is_file():
         print(f"no such file: {args.words[0]}", file=sys.stderr)
         return EXIT_USAGE
+    from loyalty_progress.local_services import locate
+
+    # Redis: needed to read a stream range; otherwise only to publish the outbox rows a job
+    # writes (without it the workers' outbox sweep does).
+    settings = locate(settings, redis=form == "stream")
     if form == "status":
         return asyncio.run(_status(settings, int(args.words[1]), sys.stdout))
     if form == "recompute":
@@ -168,10 +166,11 @@ async def _services(
 ) -> AsyncIterator[tuple[AsyncEngine, Redis | None]]:
     """The database, and Redis when configured (to publish the outbox rows a job writes;
     without it the workers' outbox sweep publishes them)."""
-    from loyalty_progress.store.database import create_engine
+    from redis.asyncio import Redis
 
-    assert settings.database_url is not None
-    engine = create_engine(settings.database_url, pool_size=2)
+    from loyalty_progress.local_services import ready_engine
+
+    engine = await ready_engine(settings, pool_size=2)
     redis: Redis | None = None
     if with_redis and settings.redis_url:
         redis = Redis.from_url(settings.redis_url)
@@ -203,6 +202,8 @@ async def _status(settings: Settings, job_id: int, out: TextIO) -> int:
 async def _replay(
     settings: Settings, args: argparse.Namespace, form: str, out: TextIO, err: TextIO
 ) -> int:
+    from redis.exceptions import ResponseError
+
     from loyalty_progress.replay.job import ReplayJob
     from loyalty_progress.replay.report import progress_for
     from loyalty_progress.replay.source import JsonlFile, Source, StreamRange

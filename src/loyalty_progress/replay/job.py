@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
+from loyalty_progress.replay import DEFAULT_BULK_SIZE
 from loyalty_progress.replay.report import NoProgress, ProgressSink, ProgressUpdate
 from loyalty_progress.replay.source import Good, Invalid, Item, Source
 from loyalty_progress.store import replay_jobs as store
@@ -52,8 +53,6 @@ from loyalty_progress.worker.rules import BatchRule, batch_rules
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DEFAULT_BULK_SIZE = 1000
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@ On a terminal the progress is one line redrawn in place (`\\r`), at most ten tim
 second; anywhere else (CI logs, files, pipes) it is one plain line per finished bulk, so
 a log shows how far the job got without control characters.
 
-The report itself lives in PostgreSQL (`store.replay_jobs`), shaped after seed 004's
+The report itself lives in PostgreSQL (`store.replay_jobs`), shaped like an import status report's
 import status; `loyalty-progress replay status JOB_ID` prints it.
 """
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Any replica may run migrations on start; the lock makes the others wait, then no-op.
-_MIGRATION_LOCK = 7_301_004_211
+MIGRATION_LOCK = 7_301_004_211
 
 
 def alembic_config() -> Config:
@@ -20,7 +20,7 @@ def alembic_config() -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
-    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = alembic_config()
     config.attributes["connection"] = connection
     # "heads": feature migrations may branch from the same parent until merged.
@@ -32,11 +32,17 @@ async def upgrade(engine: AsyncEngine) -> None:
         await conn.run_sync(_upgrade)
 
 
-def _is_current(connection: Connection) -> bool:
+def _revisions(connection: Connection) -> tuple[set[str], set[str]]:
     heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
-    return set(MigrationContext.configure(connection).get_current_heads()) == heads
+    return set(MigrationContext.configure(connection).get_current_heads()), heads
+
+
+async def revisions(engine: AsyncEngine) -> tuple[set[str], set[str]]:
+    """(the database's current revisions, this release's heads); equal when current."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_revisions)
 
 
 async def is_current(engine: AsyncEngine) -> bool:
-    async with engine.connect() as conn:
-        return await conn.run_sync(_is_current)
+    current, heads = await revisions(engine)
+    return current == heads

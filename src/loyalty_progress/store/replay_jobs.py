@@ -1,5 +1,5 @@
 """Replay jobs in PostgreSQL: one `replay_jobs` row per job, one `replay_bulks` row per bulk,
-shaped after seed 004's import status. Every change is its own short transaction, so the
+shaped like an import status report. Every change is its own short transaction, so the
 report can be read (`loyalty-progress replay status JOB_ID`) while the job runs.
 
 Migration `0005_replay_jobs` creates exactly these tables; `tests/integration/test_store.py`
@@ -239,14 +239,14 @@ _BULK_KEYS: Final = (
 
 
 def iso(at: datetime | None) -> str | None:
-    """Seed 004's timestamps: UTC with milliseconds and `Z`."""
+    """The import report's timestamps: UTC with milliseconds and `Z`."""
     if at is None:
         return None
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def read_report(conn: AsyncConnection, job_id: int) -> dict[str, Any] | None:
-    """The job's report (seed 004's import status shape, for events); None if unknown."""
+    """The job's report (an import status report's shape, for events); None if unknown."""
     job = (await conn.execute(_READ_JOB, {"job": job_id})).one_or_none()
     if job is None:
         return None

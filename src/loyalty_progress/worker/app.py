@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from loyalty_progress.api.http import create_http_app, create_ops_app
 from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
+from loyalty_progress.observability import tracing
 from loyalty_progress.observability.metrics import Metrics
 from loyalty_progress.store import migrate
 from loyalty_progress.store.database import SessionTimeouts, create_engine
@@ -29,6 +31,7 @@ from loyalty_progress.worker.gauges import collect_stream_gauges
 from loyalty_progress.worker.groups import ensure_groups
 from loyalty_progress.worker.health import Health
 from loyalty_progress.worker.lanes import MemberLanes
+from loyalty_progress.worker.listen import bind_listening_socket
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.probe import run_probe
 from loyalty_progress.worker.relay import OutboxRelay
@@ -148,7 +151,12 @@ class Worker:
         # FastStream logs every message at INFO; our pipeline logs per batch instead.
         quiet = logging.getLogger("loyalty_progress.faststream")
         quiet.setLevel(logging.WARNING)
-        self.broker = RedisBroker(settings.redis_url, apply_types=False, logger=quiet)
+        self.broker = RedisBroker(
+            settings.redis_url,
+            apply_types=False,
+            logger=quiet,
+            middlewares=tracing.broker_middlewares(settings),
+        )
         self.app = FastStream(self.broker, logger=quiet)
         # One set of member lanes for every stream: the transactions of a worker that run
         # at the same time never share a member's rows (see `worker.lanes`).
@@ -237,10 +245,11 @@ class Worker:
             await engine.dispose()
 
     async def start(self) -> None:
-        """Serve HTTP at once (`/healthz`; `/readyz` says what start-up waits for), then
-        prepare and start consuming; raises `ShuttingDown` if stopped meanwhile."""
+        """Bind the HTTP ports (a busy one fails the start before anything connects), serve
+        HTTP at once (`/healthz`; `/readyz` says what start-up waits for), then prepare and
+        start consuming; raises `ShuttingDown` if stopped meanwhile."""
         if self._serve_http:
-            await self._start_http()
+            await self._start_http(self._bind_http())
         await self._prepare()
         self.health.groups_joined = True
         self._supervising = asyncio.create_task(
@@ -294,16 +303,26 @@ class Worker:
         """The ops port: `/metrics`, `/schema`, full `/readyz` (`LOYALTY_METRICS_PORT`)."""
         return _bound_port(self._ops_http)
 
-    async def _start_http(self) -> None:
-        assert self._read_auth is not None
-        self._http = await self._serve(
-            create_http_app(self, self._read_auth), self.settings.http_host, self.settings.http_port
-        )
-        self._ops_http = await self._serve(
-            create_ops_app(self), self.settings.metrics_host, self.settings.metrics_port
-        )
+    def _bind_http(self) -> tuple[socket.socket, socket.socket]:
+        settings = self.settings
+        read_side = bind_listening_socket(settings.http_host, settings.http_port)
+        try:
+            ops = bind_listening_socket(
+                settings.metrics_host, settings.metrics_port, "LOYALTY_METRICS_PORT"
+            )
+        except BaseException:
+            read_side.close()
+            raise
+        return read_side, ops
 
-    async def _serve(self, app: Any, host: str, port: int) -> uvicorn.Server:
+    async def _start_http(self, listening: tuple[socket.socket, socket.socket]) -> None:
+        assert self._read_auth is not None
+        read_side, ops = listening
+        self._http = await self._serve(create_http_app(self, self._read_auth), read_side)
+        self._ops_http = await self._serve(create_ops_app(self), ops)
+
+    async def _serve(self, app: Any, listening: socket.socket) -> uvicorn.Server:
+        host, port = listening.getsockname()[:2]
         config = uvicorn.Config(
             app,
             host=host,
@@ -314,7 +333,7 @@ class Worker:
             lifespan="off",
         )
         server = uvicorn.Server(config)
-        self._spawn(server.serve(), f"http-{port}")
+        self._spawn(server.serve(sockets=[listening]), f"http-{port}")
         for _ in range(200):
             if server.started:
                 break
@@ -354,13 +373,17 @@ class Worker:
             if isinstance(result, Exception):
                 log.error("%s ended with an error", task.get_name(), exc_info=result)
 
-    async def run(self, stop_signal: asyncio.Event) -> None:
+    async def run(
+        self, stop_signal: asyncio.Event, on_started: Callable[[Worker], None] | None = None
+    ) -> None:
         """Start, consume until `stop_signal`, stop. A signal during start-up (however long
         the dependencies keep it waiting) ends the start at once."""
         watcher = asyncio.create_task(stop_signal.wait(), name="stop-signal")
         watcher.add_done_callback(lambda _: self.stopping.set())
         try:
             await self.start()
+            if on_started is not None:
+                on_started(self)
             settle_heap()
             await stop_signal.wait()
         except ShuttingDown:

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RELOAD_SECONDS = 2.0  # how often each replica polls the definitions revision
+# After a commit of new definitions, the time by which every running replica applies
+# them: events published sooner may be applied under the previous set.
+PICKUP_SECONDS = RELOAD_SECONDS + 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class DefinitionSet:
@@ -64,7 +69,7 @@ class DefinitionsCache:
         )
         return True
 
-    async def run(self, stopping: asyncio.Event, interval: float = 2.0) -> None:
+    async def run(self, stopping: asyncio.Event, interval: float = RELOAD_SECONDS) -> None:
         while not stopping.is_set():
             try:
                 await self.refresh()

@@ -1,4 +1,4 @@
-"""Replay jobs and their bulks (seed 004's import status); merges the attendance and
+"""Replay jobs and their bulks (an import-style status report); merges the attendance and
 counter-challenge heads.
 
 Revision ID: 0005

@@ -1,0 +1,120 @@
+"""`alembic -c alembic.ini ...` works on the project's migrations as on any Alembic
+project: history, offline SQL, upgrade and downgrade on LOYALTY_DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest_asyncio
+from sqlalchemy.engine import make_url
+
+from loyalty_progress.store import migrate
+from loyalty_progress.store.database import create_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _alembic(*argv: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")}
+    if database_url is not None:
+        env["LOYALTY_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", "alembic.ini", *argv],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def empty_database_url(service_urls: tuple[str, str]) -> AsyncIterator[str]:
+    admin_url = make_url(service_urls[0])
+    name = f"lp_alembic_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(
+        admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _current(database_url: str) -> tuple[set[str], set[str]]:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        return await migrate.revisions(engine)
+    finally:
+        await engine.dispose()
+
+
+def test_history_lists_every_revision() -> None:
+    result = _alembic("history")
+    assert result.returncode == 0, result.stderr
+    for revision in ("0001", "0002", "0003", "0004", "0005", "0006"):
+        assert revision in result.stdout
+    assert "(head)" in result.stdout
+
+
+def test_offline_sql_needs_no_database() -> None:
+    result = _alembic("upgrade", "heads", "--sql")
+    assert result.returncode == 0, result.stderr
+    assert "CREATE TABLE alembic_version" in result.stdout
+    assert "CREATE TABLE processed_events" in result.stdout
+    assert result.stdout.rstrip().endswith("COMMIT;")
+
+
+async def test_upgrade_downgrade_and_upgrade_again(empty_database_url: str) -> None:
+    up = _alembic("upgrade", "heads", database_url=empty_database_url)
+    assert up.returncode == 0, up.stderr
+    current, heads = await _current(empty_database_url)
+    assert current == heads
+
+    back = _alembic("downgrade", "-1", database_url=empty_database_url)
+    assert back.returncode == 0, back.stderr
+    current, heads = await _current(empty_database_url)
+    assert current  # one step below the head
+    assert not current & heads
+
+    shown = _alembic("current", database_url=empty_database_url)
+    assert shown.returncode == 0, shown.stderr
+    assert sorted(current)[0] in shown.stdout
+
+    gone = _alembic("downgrade", "base", database_url=empty_database_url)
+    assert gone.returncode == 0, gone.stderr
+    assert (await _current(empty_database_url))[0] == set()
+
+    again = _alembic("upgrade", "heads", database_url=empty_database_url)
+    assert again.returncode == 0, again.stderr
+    current, heads = await _current(empty_database_url)
+    assert current == heads
+
+
+def test_without_a_database_it_says_what_to_set(tmp_path: Path) -> None:
+    env_dir = tmp_path / "never-used"
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", "alembic.ini", "current"],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("LOYALTY_")},
+            "LOYALTY_DATA_DIR": str(env_dir),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "LOYALTY_DATABASE_URL" in result.stderr
