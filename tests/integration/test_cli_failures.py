@@ -169,6 +169,8 @@ def test_a_busy_http_port_is_one_line(
         LOYALTY_REDIS_URL=service_urls[1],
         LOYALTY_HTTP_HOST="127.0.0.1",
         LOYALTY_HTTP_PORT=str(busy_port),
+        # A key, so that the read side has no open-on-loopback warning to log first.
+        LOYALTY_AUTH_HS256_SECRET="a-test-secret-of-at-least-32-bytes!",
         LOYALTY_MIGRATE_ON_START="false",
         LOYALTY_STREAM_PREFIX=f"busy{uuid.uuid4().hex[:6]}",
     )
