@@ -32,7 +32,6 @@ from tests.integration.test_replay_support import (
 
 CHALLENGE_TABLES = (
     "challenge_progress",
-    "challenge_participations",
     "challenge_ledger",
     "challenge_finishers",
 )

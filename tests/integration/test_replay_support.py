@@ -162,13 +162,9 @@ PROGRESS_TABLES = {
         "winner, expired_at, has_progress, progress",
         "club, subject_kind, subject_id, code, occurrence",
     ),
-    "challenge_participations": (
-        "club, member_id, code, occurrence, starts_at, ends_at, participation",
-        "club, member_id, code, occurrence",
-    ),
     "challenge_ledger": (
         "club, member_id, code, event_id, occurrence, occurred_at, source, reason, counted, "
-        "entry, recorded_at",
+        "entry, recorded_at, starts_at, ends_at, tracked",
         "club, member_id, code, event_id",
     ),
     # Shards are picked at random per batch: compare the sums readers see.

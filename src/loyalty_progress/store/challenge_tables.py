@@ -5,9 +5,9 @@ compares the two. Engine rows (msgspec Structs) are stored whole as JSONB; what 
 selects or filters on is a real column beside them.
 
 Lock order of a batch (docs/counter-challenges.md): challenge_members -> challenge_groups
--> challenge_participations -> challenge_progress -> challenge_winners, each table's keys
-sorted; challenge_ledger and challenge_finishers are written last (their rows are covered
-by the member locks, and finishers are additive).
+-> challenge_progress -> challenge_winners, each table's keys sorted; challenge_ledger
+(which also holds the participations: its tracked lines) is read and written under the
+member locks, and challenge_finishers is additive.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from loyalty_progress.store.schema import metadata
 
 # The engine's `MemberRecord` (opt-in/out and group facts, unlock instants). A NULL state
 # is a lock placeholder: every batch locks its members here first (upsert RETURNING),
-# which also serialises the member's participation, ledger and member-scope progress rows.
+# which also serialises the member's ledger (participations) and member-scope progress rows.
 challenge_members = Table(
     "challenge_members",
     metadata,
@@ -51,21 +51,6 @@ challenge_groups = Table(
     Column("state", JSONB),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("club", "group_code"),
-)
-
-# The engine's `Participation`: one member's live ledger entries for one occurrence.
-challenge_participations = Table(
-    "challenge_participations",
-    metadata,
-    Column("club", Text, nullable=False),
-    Column("member_id", Text, nullable=False),
-    Column("code", Text, nullable=False),
-    Column("occurrence", Integer, nullable=False),
-    Column("starts_at", DateTime(timezone=True), nullable=False),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
-    Column("participation", JSONB, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("club", "member_id", "code", "occurrence"),
 )
 
 # The engine's `Progress` of a member or a group in one occurrence. The key leads with the
@@ -96,8 +81,10 @@ Index(
 )
 
 # The contributions ledger (SPEC §2): one line per (event, challenge) for the member, with
-# why it counted or not. `occurrence` is NULL for events just outside the window. An event
-# falls in one occurrence of a challenge, so the event id identifies the line.
+# why it counted or not. `occurrence` and its bounds are NULL for events just outside the
+# window. An event falls in one occurrence of a challenge, so the event id identifies the
+# line. The `tracked` lines of an occurrence are the engine's `Participation` (migration
+# 0009): the entries the member's counters are computed from; the others are notes.
 challenge_ledger = Table(
     "challenge_ledger",
     metadata,
@@ -112,6 +99,9 @@ challenge_ledger = Table(
     Column("counted", Boolean, nullable=False),
     Column("entry", JSONB, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("starts_at", DateTime(timezone=True)),
+    Column("ends_at", DateTime(timezone=True)),
+    Column("tracked", Boolean, nullable=False, server_default=text("false")),
     PrimaryKeyConstraint("club", "member_id", "code", "event_id"),
 )
 

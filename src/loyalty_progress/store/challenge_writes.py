@@ -10,11 +10,13 @@ A batch costs, whatever its size:
    locked in a statement of their own, before the progress rows they guard: a statement
    sees only rows committed before it started, and a group's progress row may have been
    created by the batch that held the group lock until just now;
-3. `lock_rows`: participations and progress, `SELECT ... FOR UPDATE` in one statement
-   (member rows are guarded by the member lock taken in 1, group rows by 2);
+3. `lock_rows`: participations (the ledger's tracked lines) and progress, in one
+   statement, progress rows `FOR UPDATE` (member rows are guarded by the member lock
+   taken in 1, group rows by 2);
 4. `lock_winners`, only when the batch completes a limited challenge (the engine asks);
-5. `save_outcome`: every changed row, the ledger, the winner and finisher counters, in
-   one statement of data-modifying CTEs.
+5. `save_outcome`: every changed row, the ledger (new and changed entries only: a
+   participation is never rewritten whole), the winner and finisher counters, in one
+   statement of data-modifying CTEs.
 
 Rows travel as one JSON parameter each (`jsonrows`), the engine's rows nested in it as
 pre-encoded JSON (`msgspec.Raw`), so PostgreSQL parses each of them once, as `jsonb`.
@@ -34,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_progress.engine.challenges import (
     ChallengeOutcome,
+    Entry,
     GroupKey,
     GroupRecord,
     MemberKey,
@@ -54,7 +57,7 @@ FINISHER_SHARDS: Final = 16
 _ENCODER: Final = msgspec.json.Encoder()
 _MEMBER: Final = msgspec.json.Decoder(MemberRecord)
 _GROUP: Final = msgspec.json.Decoder(GroupRecord)
-_PARTICIPATION: Final = msgspec.json.Decoder(Participation)
+_ENTRY: Final = msgspec.json.Decoder(Entry)
 _PROGRESS: Final = msgspec.json.Decoder(Progress)
 
 
@@ -94,17 +97,18 @@ _SELECTOR_COLUMNS: Final = [
     ("ends_after", "timestamptz"),
 ]
 
-# One result for both tables: `kind` says which Struct the body decodes to.
+# Participations are the tracked lines of the ledger (one per entry), read under the
+# member lock and not row-locked themselves; progress rows are locked. One result for
+# both: `kind` says what the body decodes to.
 _LOCK_ROWS = text(
     f"""
-    WITH parts AS (
-        SELECT CAST(p.participation AS text) AS body
-        FROM challenge_participations AS p
+    WITH entries AS (
+        SELECT l.club, l.code, l.occurrence, l.member_id, l.starts_at, l.ends_at,
+               CAST(l.entry AS text) AS body
+        FROM challenge_ledger AS l
         JOIN {rows_source("participations", _SELECTOR_COLUMNS)} AS s
-          ON p.club = s.club AND p.member_id = s.subject_id AND p.code = s.code
-         AND p.ends_at > s.ends_after
-        ORDER BY p.club, p.member_id, p.code, p.occurrence
-        FOR UPDATE OF p
+          ON l.club = s.club AND l.member_id = s.subject_id AND l.code = s.code
+         AND l.tracked AND l.ends_at > s.ends_after
     ), progress AS (
         SELECT CAST(p.progress AS text) AS body
         FROM challenge_progress AS p
@@ -114,9 +118,10 @@ _LOCK_ROWS = text(
         ORDER BY p.club, p.subject_kind, p.subject_id, p.code, p.occurrence
         FOR UPDATE OF p
     )
-    SELECT 'participation' AS kind, body FROM parts
+    SELECT 'entry' AS kind, club, code, occurrence, member_id, starts_at, ends_at, body
+    FROM entries
     UNION ALL
-    SELECT 'progress', body FROM progress
+    SELECT 'progress', NULL, NULL, NULL, NULL, NULL, NULL, body FROM progress
     """
 )
 
@@ -170,11 +175,12 @@ async def lock_rows(
     participations: Sequence[RowSelector],
     progress: Sequence[RowSelector],
 ) -> tuple[dict[ParticipationKey, Participation], dict[ProgressKey, Progress]]:
-    """Lock + load the participation and progress rows the selectors name."""
-    parts: dict[ParticipationKey, Participation] = {}
+    """Load the participations (from their ledger lines) and lock + load the progress rows
+    the selectors name."""
+    entries: dict[ParticipationKey, tuple[datetime, datetime, dict[str, Entry]]] = {}
     rows: dict[ProgressKey, Progress] = {}
     if not participations and not progress:
-        return parts, rows
+        return {}, rows
     result = await conn.execute(
         _LOCK_ROWS,
         {
@@ -183,13 +189,33 @@ async def lock_rows(
         },
     )
     for row in result:
-        if row.kind == "participation":
-            part = _PARTICIPATION.decode(row.body)
-            parts[part.key] = part
+        if row.kind == "entry":
+            key = (row.club, row.code, row.occurrence, row.member_id)
+            found = entries.get(key)
+            if found is None:
+                found = entries[key] = (row.starts_at, row.ends_at, {})
+            entry = _ENTRY.decode(row.body)
+            found[2][entry.event_id] = entry
         else:
-            found = _PROGRESS.decode(row.body)
-            rows[found.key] = found
+            progress_row = _PROGRESS.decode(row.body)
+            rows[progress_row.key] = progress_row
+    parts = {
+        key: Participation(
+            club=key[0],
+            code=key[1],
+            occurrence=key[2],
+            member_id=key[3],
+            starts_at=starts_at,
+            ends_at=ends_at,
+            entries=dict(sorted(found.items(), key=lambda kv: _entry_order(kv[1]))),
+        )
+        for key, (starts_at, ends_at, found) in entries.items()
+    }
     return parts, rows
+
+
+def _entry_order(entry: Entry) -> tuple[datetime, str]:
+    return (entry.occurred_at, entry.event_id)
 
 
 async def lock_winners(
@@ -219,27 +245,6 @@ _SAVE = text(
              AS u
         ORDER BY 1, 2
         ON CONFLICT (club, group_code) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
-    ), participations AS (
-        INSERT INTO challenge_participations
-            (club, member_id, code, occurrence, starts_at, ends_at, participation)
-        SELECT u.club, u.member_id, u.code, u.occurrence, u.starts_at, u.ends_at, u.body
-        FROM {
-        rows_source(
-            "participations",
-            [
-                ("club", "text"),
-                ("member_id", "text"),
-                ("code", "text"),
-                ("occurrence", "integer"),
-                ("starts_at", "timestamptz"),
-                ("ends_at", "timestamptz"),
-                ("body", "jsonb"),
-            ],
-        )
-    } AS u
-        ORDER BY 1, 2, 3, 4
-        ON CONFLICT (club, member_id, code, occurrence)
-        DO UPDATE SET participation = EXCLUDED.participation, updated_at = now()
     ), progress AS (
         INSERT INTO challenge_progress
             (club, subject_kind, subject_id, code, occurrence, starts_at, ends_at, completed_at,
@@ -273,9 +278,10 @@ _SAVE = text(
     ), ledger AS (
         INSERT INTO challenge_ledger
             (club, member_id, code, event_id, occurrence, occurred_at, source, reason, counted,
-             entry, recorded_at)
+             entry, recorded_at, starts_at, ends_at, tracked)
         SELECT u.club, u.member_id, u.code, u.event_id, u.occurrence, u.occurred_at,
-               u.source, u.reason, u.counted, u.entry, u.recorded_at
+               u.source, u.reason, u.counted, u.entry, u.recorded_at, u.starts_at, u.ends_at,
+               u.tracked
         FROM {
         rows_source(
             "ledger",
@@ -291,6 +297,9 @@ _SAVE = text(
                 ("counted", "boolean"),
                 ("entry", "jsonb"),
                 ("recorded_at", "timestamptz"),
+                ("starts_at", "timestamptz"),
+                ("ends_at", "timestamptz"),
+                ("tracked", "boolean"),
             ],
         )
     } AS u
@@ -298,7 +307,8 @@ _SAVE = text(
         ON CONFLICT (club, member_id, code, event_id) DO UPDATE SET
             occurrence = EXCLUDED.occurrence, occurred_at = EXCLUDED.occurred_at,
             source = EXCLUDED.source, reason = EXCLUDED.reason, counted = EXCLUDED.counted,
-            entry = EXCLUDED.entry, recorded_at = EXCLUDED.recorded_at
+            entry = EXCLUDED.entry, recorded_at = EXCLUDED.recorded_at,
+            starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, tracked = EXCLUDED.tracked
     ), winners AS (
         UPDATE challenge_winners AS w SET winners = u.winners
         FROM {
@@ -367,17 +377,10 @@ async def save_outcome(
     # A later ledger line for the same key replaces an earlier one (one upsert per row and
     # statement is all PostgreSQL allows).
     ledger = {(e.club, e.member_id, e.code, e.entry.event_id): e for e in outcome.ledger}
-    parts = sorted(
-        outcome.participations.values(), key=lambda p: (p.club, p.member_id, p.code, p.occurrence)
-    )
     finished = sorted((k, n) for k, n in outcome.completions.items() if n)
     params = {
         "members": rows_param((*k, _raw(outcome.members[k])) for k in sorted(outcome.members)),
         "groups": rows_param((*k, _raw(outcome.groups[k])) for k in sorted(outcome.groups)),
-        "participations": rows_param(
-            (p.club, p.member_id, p.code, p.occurrence, p.starts_at, p.ends_at, _raw(p))
-            for p in parts
-        ),
         "progress": rows_param(_progress_rows(outcome.progress.values(), has_progress)),
         "ledger": rows_param(
             (
@@ -392,6 +395,9 @@ async def save_outcome(
                 e.entry.counts_now,
                 _raw(e.entry),
                 e.recorded_at,
+                e.starts_at,
+                e.ends_at,
+                e.tracked,
             )
             for e in (ledger[k] for k in sorted(ledger))
         ),

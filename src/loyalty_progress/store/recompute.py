@@ -26,12 +26,10 @@ from loyalty_progress.engine.challenges import (
     MemberKey,
     MemberRecord,
     OccurrenceKey,
-    Participation,
     Progress,
 )
 
 _MEMBER: Final = msgspec.json.Decoder(MemberRecord)
-_PARTICIPATION: Final = msgspec.json.Decoder(Participation)
 _PROGRESS: Final = msgspec.json.Decoder(Progress)
 _RECEIPTS: Final = msgspec.json.Decoder(tuple[ReceiptContribution, ...])
 
@@ -69,7 +67,7 @@ async def club_events(
 
 _CHALLENGE_MEMBERS = text(
     """
-    SELECT member_id FROM challenge_participations WHERE club = :club AND code = :code
+    SELECT member_id FROM challenge_ledger WHERE club = :club AND code = :code AND tracked
     UNION
     SELECT subject_id FROM challenge_progress
     WHERE club = :club AND code = :code AND subject_kind = 'member'
@@ -126,15 +124,6 @@ async def lock_groups(conn: AsyncConnection, keys: Iterable[GroupKey]) -> None:
         await conn.execute(_LOCK_GROUPS, {"club": club, "groups": groups})
 
 
-_LOCK_PARTICIPATIONS = text(
-    """
-    SELECT CAST(participation AS text) AS participation FROM challenge_participations
-    WHERE club = :club AND code = :code
-    ORDER BY club, member_id, code, occurrence
-    FOR UPDATE
-    """
-)
-
 _LOCK_PROGRESS = text(
     """
     SELECT CAST(progress AS text) AS progress FROM challenge_progress
@@ -154,7 +143,6 @@ _LOCK_COUNTERS = text(
 
 @dataclass(frozen=True, slots=True)
 class ChallengeRows:
-    participations: list[Participation]
     progress: list[Progress]
 
 
@@ -170,23 +158,21 @@ async def lock_challenge_rows(
     conn: AsyncConnection, club: str, code: str, groups: Iterable[GroupKey] = ()
 ) -> ChallengeRows:
     """Lock the groups (`groups` and those with a row of the challenge), then lock and load
-    the challenge's participations and progress, then its winner counters: the batch's
-    lock order (call after `lock_members`)."""
+    the challenge's progress, then its winner counters: the batch's lock order (call after
+    `lock_members`, whose locks also cover the members' ledger lines, their
+    participations)."""
     params = {"club": club, "code": code}
     subjects = await conn.execute(_GROUP_SUBJECTS, params)
     await lock_groups(conn, {*groups, *((club, row[0]) for row in subjects)})
-    parts = await conn.execute(_LOCK_PARTICIPATIONS, params)
-    participations = [_PARTICIPATION.decode(r.participation) for r in parts]
     rows = await conn.execute(_LOCK_PROGRESS, params)
     progress = [_PROGRESS.decode(r.progress) for r in rows]
     await conn.execute(_LOCK_COUNTERS, params)
-    return ChallengeRows(participations, progress)
+    return ChallengeRows(progress)
 
 
 _CLEAR_CHALLENGE: Final = tuple(
     text(f"DELETE FROM {table} WHERE club = :club AND code = :code")
     for table in (
-        "challenge_participations",
         "challenge_progress",
         "challenge_ledger",
         "challenge_winners",

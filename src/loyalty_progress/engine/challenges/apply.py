@@ -31,7 +31,7 @@ from loyalty_progress.engine.challenges.catalog import Catalog, near_window
 from loyalty_progress.engine.challenges.effects import Cause
 from loyalty_progress.engine.challenges.expression import challenge_satisfied
 from loyalty_progress.engine.challenges.milestones import evaluate, newly_reached
-from loyalty_progress.engine.challenges.occurrences import occurrence_at
+from loyalty_progress.engine.challenges.occurrences import Occurrence, occurrence_at
 from loyalty_progress.engine.challenges.state import (
     Entry,
     GroupRecord,
@@ -112,7 +112,7 @@ class _Engine:
             if occ is None:
                 if near_window(definition, at):
                     entry = replace(entry, reason="outside_window")
-                    self.ws.record(definition.club, definition.code, None, member_id, entry)
+                    self.ws.note(definition.club, definition.code, None, member_id, entry)
                 continue
             part = self.ws.participation(definition, occ, member_id)
             if event_id in part.entries:
@@ -120,7 +120,7 @@ class _Engine:
             entry = self._judged(definition, member_id, entry)
             part = replace(part, entries={**part.entries, event_id: entry})
             self.ws.put_participation(part)
-            self.ws.record(definition.club, definition.code, occ.index, member_id, entry)
+            self.ws.record(part, entry)
             cause = Cause(event_id, at)
             for subject in entry.counted_for:
                 row = self.ws.progress_row(definition, occ.index, definition.scope, subject)
@@ -175,8 +175,7 @@ class _Engine:
                 reason="outside_window" if occ is None else reason,
                 receipt_id=receipt.receipt_id,
             )
-            index = None if occ is None else occ.index
-            self.ws.record(definition.club, definition.code, index, receipt.member_id, entry)
+            self.ws.note(definition.club, definition.code, occ, receipt.member_id, entry)
 
     def _reverse(self, transition: ReceiptTransition, before: ReceiptState) -> None:
         after = transition.after
@@ -190,7 +189,7 @@ class _Engine:
             part = self.ws.find_participation(key)
             original = part.entries.get(before.event_id) if part else None
             if part is None or original is None or not original.live:
-                self._note_one(definition, occ.index, after)
+                self._note_one(definition, occ, after)
                 continue
             if after.event_id in part.entries:
                 continue
@@ -209,11 +208,13 @@ class _Engine:
             entries = {**part.entries, undone.event_id: undone, reversal.event_id: reversal}
             part = replace(part, entries=entries)
             self.ws.put_participation(part)
-            self.ws.record(part.club, part.code, part.occurrence, part.member_id, undone)
-            self.ws.record(part.club, part.code, part.occurrence, part.member_id, reversal)
+            self.ws.record(part, undone)
+            self.ws.record(part, reversal)
             self._retally(definition, part, original.counted_for, cause=None)
 
-    def _note_one(self, definition: ChallengeDefinition, index: int, receipt: ReceiptState) -> None:
+    def _note_one(
+        self, definition: ChallengeDefinition, occ: Occurrence, receipt: ReceiptState
+    ) -> None:
         entry = Entry(
             event_id=receipt.event_id,
             occurred_at=receipt.occurred_at,
@@ -222,7 +223,7 @@ class _Engine:
             reason=receipt.status,  # type: ignore[arg-type]
             receipt_id=receipt.receipt_id,
         )
-        self.ws.record(definition.club, definition.code, index, receipt.member_id, entry)
+        self.ws.note(definition.club, definition.code, occ, receipt.member_id, entry)
 
     # ------------------------------------------------------------------ member facts
     def _fact(self, event: MemberEvent, target: str) -> MemberFact:
@@ -281,7 +282,7 @@ class _Engine:
                 if judged is not entry:
                     entries[event_id] = judged
                     touched |= {*entry.counted_for, *judged.counted_for}
-                    self.ws.record(part.club, part.code, part.occurrence, member_id, judged)
+                    self.ws.record(part, judged)
             if entries == part.entries:
                 continue
             part = replace(part, entries=entries)

@@ -203,7 +203,11 @@ class Progress(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
     """An upsert for the contributions ledger, keyed by (club, code, occurrence, member_id,
-    entry.event_id); `occurrence` is None for events outside the challenge window."""
+    entry.event_id). `occurrence` (with its bounds) is None for events outside the challenge
+    window. `tracked`: the entry belongs to the member's `Participation` of the occurrence,
+    the entries its counters are computed from; False for a note (a pending, rejected or
+    refunded receipt that never counted, an event outside the window). The ledger is where
+    participations are stored: loading one reads its tracked lines."""
 
     club: str
     code: str
@@ -211,6 +215,9 @@ class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
     member_id: str
     entry: Entry
     recorded_at: datetime
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    tracked: bool = False
 
     @property
     def key(self) -> tuple[str, str, int | None, str, str]:

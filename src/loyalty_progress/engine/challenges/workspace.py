@@ -168,16 +168,35 @@ class Workspace:
         self.out.completions[key] = self.out.completions.get(key, 0) + 1
 
     # -- ledger
-    def record(
-        self, club: str, code: str, occurrence: int | None, member_id: str, entry: Entry
+    def record(self, part: Participation, entry: Entry) -> None:
+        """An entry of the member's participation (new or changed): its ledger line."""
+        self.out.ledger.append(
+            LedgerEntry(
+                club=part.club,
+                code=part.code,
+                occurrence=part.occurrence,
+                member_id=part.member_id,
+                entry=entry,
+                recorded_at=self.now,
+                starts_at=part.starts_at,
+                ends_at=part.ends_at,
+                tracked=True,
+            )
+        )
+
+    def note(
+        self, club: str, code: str, occ: Occurrence | None, member_id: str, entry: Entry
     ) -> None:
+        """A ledger line that is no entry of a participation (it never counts)."""
         self.out.ledger.append(
             LedgerEntry(
                 club=club,
                 code=code,
-                occurrence=occurrence,
+                occurrence=None if occ is None else occ.index,
                 member_id=member_id,
                 entry=entry,
                 recorded_at=self.now,
+                starts_at=None if occ is None else occ.starts_at,
+                ends_at=None if occ is None else occ.ends_at,
             )
         )
