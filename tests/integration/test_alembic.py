@@ -8,12 +8,16 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
+import msgspec
 import pytest_asyncio
 from sqlalchemy.engine import make_url
 
+from loyalty_progress.engine.challenges import Delta, Entry, Participation
 from loyalty_progress.store import migrate
 from loyalty_progress.store.database import create_engine
 
@@ -118,3 +122,86 @@ def test_without_a_database_it_says_what_to_set(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "LOYALTY_DATABASE_URL" in result.stderr
+
+
+_PARTICIPATION_0008 = """
+INSERT INTO challenge_participations
+    (club, member_id, code, occurrence, starts_at, ends_at, participation)
+VALUES ('c1', 'm1', 'earn', 0, '2026-01-01T00:00:00Z', '2027-01-01T00:00:00Z', $1::jsonb)
+"""
+_LEDGER_0008 = """
+INSERT INTO challenge_ledger (club, member_id, code, event_id, occurrence, occurred_at, source,
+                              reason, counted, entry, recorded_at)
+VALUES ('c1', 'm1', 'earn', $1, $2, '2026-03-01T00:00:00Z', 'points', $3, $4, $5::jsonb,
+        '2026-03-01T00:00:01Z')
+"""
+
+
+def _entry(event_id: str, reason: str) -> Entry:
+    return Entry(
+        event_id=event_id,
+        occurred_at=datetime(2026, 3, 1, tzinfo=UTC),
+        source="points",
+        deltas=(Delta(trigger=1, amount=Decimal(5)),),
+        reason=reason,  # type: ignore[arg-type]
+        counted_for=("m1",) if reason == "counted" else (),
+    )
+
+
+async def test_0009_moves_participations_into_the_ledger_and_back(
+    empty_database_url: str,
+) -> None:
+    """Upgrading marks exactly the ledger lines a participation held (not the notes beside
+    them) and gives them the occurrence's bounds; downgrading rebuilds the rows."""
+    assert _alembic("upgrade", "0008", database_url=empty_database_url).returncode == 0
+    counted, locked, pending = (
+        _entry("e1", "counted"),
+        _entry("e2", "before_opt_in"),
+        _entry("e3", "pending"),
+    )
+    part = Participation(
+        club="c1",
+        code="earn",
+        occurrence=0,
+        starts_at=datetime(2026, 1, 1, tzinfo=UTC),
+        ends_at=datetime(2027, 1, 1, tzinfo=UTC),
+        member_id="m1",
+        entries={"e1": counted, "e2": locked},
+    )
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await conn.execute(_PARTICIPATION_0008, msgspec.json.encode(part).decode())
+        for entry, occurrence in ((counted, 0), (locked, 0), (pending, 0)):
+            await conn.execute(
+                _LEDGER_0008,
+                entry.event_id,
+                occurrence,
+                entry.reason,
+                entry.counts_now,
+                msgspec.json.encode(entry).decode(),
+            )
+    finally:
+        await conn.close()
+
+    assert _alembic("upgrade", "heads", database_url=empty_database_url).returncode == 0
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT event_id, tracked, starts_at, ends_at FROM challenge_ledger ORDER BY 1"
+        )
+        assert [(r["event_id"], r["tracked"]) for r in rows] == [
+            ("e1", True),
+            ("e2", True),
+            ("e3", False),
+        ]
+        assert {(r["starts_at"], r["ends_at"]) for r in rows} == {(part.starts_at, part.ends_at)}
+    finally:
+        await conn.close()
+
+    assert _alembic("downgrade", "0008", database_url=empty_database_url).returncode == 0
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        body = await conn.fetchval("SELECT participation::text FROM challenge_participations")
+    finally:
+        await conn.close()
+    assert msgspec.json.decode(body, type=Participation) == part
