@@ -15,5 +15,6 @@
 | `waits` | sampled `pg_stat_activity` wait events during the drain |
 | `run` | one measured run: database, workers, publish, drain, verify |
 | `report` | medians, tables, ratios and the lines above the table |
+| `plot` | the PNG charts of `--plot` (the only module that imports matplotlib) |
 | `cli` | arguments, the order of runs, the summary |
 """

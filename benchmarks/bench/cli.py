@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -105,6 +106,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=900, help="seconds per run to drain")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write PNG charts here: entries acknowledged over time per stream and the "
+        "latency distribution, per batch size (needs matplotlib, in the dev extra)",
+    )
+    parser.add_argument(
         "--profile-dir", type=Path, default=None, help="py-spy flame graph of each worker per run"
     )
     parser.add_argument(
@@ -134,6 +143,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.replicas = _counts(parser, "--replicas", args.replicas)
     if args.events < 1 or args.small_events < 1 or args.members < 1 or args.runs < 1:
         parser.error("--events, --small-events, --members and --runs must be >= 1")
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        parser.error("--plot needs matplotlib: pip install -e '.[dev]' (or pip install matplotlib)")
     if args.no_definitions and args.compare:
         parser.error("--compare already runs without definitions; drop --no-definitions")
     if args.no_definitions and args.definitions != DEFAULT_PROGRAM:
@@ -349,6 +360,11 @@ async def main_async(args: argparse.Namespace) -> int:
             )
             + "\n"
         )
+    if args.plot is not None:
+        from bench.plot import write_plots  # matplotlib loads only when charts are asked for
+
+        for path in write_plots(results, args.plot):
+            print(f"chart: {path}")
     ok = not failures and all(r.exact for r in results) and bool(results)
     return 0 if ok else 1
 

@@ -56,6 +56,9 @@ GROUP = "progress-worker"
 # A run is flagged as disturbed when the machine was busier than this without us (before
 # the run), or when processes other than ours used this share of the CPU during it.
 QUIET = 0.15
+# Entries acknowledged per stream are sampled this often (ms) during the drain: fine enough
+# to draw a few-second run, bounded for a long one (9,000 samples in a 900 s timeout).
+PROGRESS_MS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +131,13 @@ class RunResult:
     disturbed: bool = False
     # per input stream: seconds from the first XADD until that stream was drained
     stream_seconds: dict[str, float] = field(default_factory=dict)
-    # every ~250 ms: seconds since the first XADD and entries acknowledged per stream
+    # every ~PROGRESS_MS: seconds since the first XADD and entries acknowledged per stream
     progress: list[dict[str, float]] = field(default_factory=list)
     wait_samples: int = 0
     waits: dict[str, int] = field(default_factory=dict)
     rate: float | None = None  # --rate: publishing was paced at this many events/s
+    # end-to-end latency (ms) at every 0.1 %, 0 % to 100 % (`latency_quantiles`)
+    latency_quantiles_ms: list[float] = field(default_factory=list)
 
     def per_event_us(self, category: str) -> float:
         return 1e6 * self.cpu_seconds.get(category, 0.0) / max(1, self.distinct)
@@ -143,13 +148,29 @@ class RunResult:
         return self.cpu_seconds.get("machine busy", 0.0) / capacity if capacity else None
 
 
+def _nearest_rank(ordered: Sequence[float], q: float) -> float:
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100)."""
     if not values:
         return None
+    return _nearest_rank(sorted(values), q)
+
+
+LATENCY_STEPS = 1000
+
+
+def latency_quantiles(values: Sequence[float], steps: int = LATENCY_STEPS) -> list[float]:
+    """The distribution in `steps` + 1 numbers: the nearest-rank percentile at every
+    100 / `steps` percent from 0 to 100, so index 500 of 1000 is p50 as `percentile`
+    gives it. Bounded whatever the number of notifications; enough to draw the CDF."""
+    if not values:
+        return []
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
+    return [_nearest_rank(ordered, 100 * i / steps) for i in range(steps + 1)]
 
 
 class BenchmarkRun:
@@ -389,7 +410,7 @@ class BenchmarkRun:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"not drained after {self.options.timeout:.0f}s")
                 now_ms, done, acked = await self.drained()
-                if now_ms - last_sample >= 250:
+                if now_ms - last_sample >= PROGRESS_MS:
                     progress.append((now_ms, acked))
                     last_sample = now_ms
                 if publisher.done():
@@ -476,6 +497,7 @@ class BenchmarkRun:
             wait_samples=sampler.samples,
             waits=waits,
             rate=self.options.rate,
+            latency_quantiles_ms=latency_quantiles(latencies),
         )
 
     def start_profiler(self, pid: int, replica: int) -> subprocess.Popen[bytes] | None:
