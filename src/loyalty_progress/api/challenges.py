@@ -59,10 +59,10 @@ from loyalty_progress.engine.challenges import (
     occurrences,
     progress_view,
 )
+from loyalty_progress.engine.challenges.catalog_cache import CatalogCache
 from loyalty_progress.engine.challenges.timeline import groups_at
 from loyalty_progress.store import challenges as store
 from loyalty_progress.store.challenges import OccurrenceCounts
-from loyalty_progress.worker.challenges import CatalogCache
 
 Number = int | float
 
