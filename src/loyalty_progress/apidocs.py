@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 from faststream import FastStream
@@ -27,7 +27,10 @@ from litestar.openapi.spec import Components
 from litestar.routes import HTTPRoute
 from pydantic import Field, WithJsonSchema
 
-from loyalty_progress.api.auth import SECURITY_SCHEME, security_scheme
+from loyalty_progress.api.auth import SECURITY_SCHEME, ReadSideAuth, security_scheme
+from loyalty_progress.api.context import ReadContext
+from loyalty_progress.api.http import create_http_app
+from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import (
     _REQUIRED_BY_KIND,
@@ -48,9 +51,10 @@ from loyalty_progress.contract.outputs import (
     OutputStream,
     RewardIssuance,
 )
-
-if TYPE_CHECKING:
-    from loyalty_progress.worker.app import Worker
+from loyalty_progress.definitions.cache import DefinitionsCache
+from loyalty_progress.observability.health import Health
+from loyalty_progress.store.database import create_engine
+from loyalty_progress.worker.subscriptions import input_subscription
 
 # The version of the contract the documents describe; bump it by hand on a breaking change.
 CONTRACT_VERSION: Final = "1.0.0"
@@ -175,8 +179,6 @@ def _documented_handler(stream: InputStream) -> Callable[[Any], Awaitable[object
 def documentation_app(settings: Settings = DOCUMENTED_SETTINGS) -> FastStream:
     """A FastStream app that is never started: the worker's input subscriptions and the
     output streams, for the AsyncAPI document."""
-    from loyalty_progress.worker.app import input_subscription
-
     assert settings.redis_url is not None
     broker = RedisBroker(
         settings.redis_url,
@@ -287,11 +289,11 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def read_side_document(worker: Worker) -> dict[str, Any]:
-    """The OpenAPI document of a worker's read side (also served on its ops port)."""
-    from loyalty_progress.api.http import documentation_app
-
-    app = documentation_app(worker, openapi_config())
+def read_side_document(ctx: ReadContext) -> dict[str, Any]:
+    """The OpenAPI document of a worker's read side (also served on its ops port), from
+    its routes with an OpenAPI config; the app is never served (its guard lets everyone
+    in)."""
+    app = create_http_app(ctx, Health(), ReadSideAuth(None), openapi_config())
     document: dict[str, Any] = app.openapi_schema.to_schema()
     document["info"] = {
         "title": "loyalty-progress read API",
@@ -314,10 +316,10 @@ def read_side_document(worker: Worker) -> dict[str, Any]:
 
 
 def openapi_document(settings: Settings = DOCUMENTED_SETTINGS) -> dict[str, Any]:
-    # The HTTP app wants a worker; building one opens no connection.
-    from loyalty_progress.worker.app import Worker
-
-    return read_side_document(Worker(settings, serve_http=False))
+    assert settings.database_url is not None
+    # The routes want a read context; building its engine opens no connection.
+    engine = create_engine(settings.database_url, pool_size=1)
+    return read_side_document(ReadContext(engine, DefinitionsCache(engine), Clock(settings.now)))
 
 
 # --------------------------------------------------------------------------- CLI

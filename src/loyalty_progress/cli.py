@@ -3,20 +3,31 @@ the commands that live beside their feature (`demo`, `replay`, `deadletter`, `do
 
 Start-up cost is kept to argparse: each command imports what it needs when it runs, and
 only the chosen feature command's module is loaded to build its parser (`--help` of
-any command answers in about a tenth of a second). Every failure to reach, find or use
-PostgreSQL and Redis is one line on stderr and exit code 2 (`local_services`)."""
+any command answers in about 0.05 s; the worker's modules alone take 0.6 s to import,
+the store's 0.1-0.2 s, asyncio 27 ms). Imports of a few milliseconds stay at the top.
+Every failure to reach, find or use PostgreSQL and Redis is one line on stderr and exit
+code 2 (`local_services`)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings, SettingsError
+from loyalty_progress.definitions.errors import DefinitionError
+from loyalty_progress.local_services import ServiceError, locate, ready_engine, unreachable_reason
+from loyalty_progress.observability import tracing
+from loyalty_progress.observability.logs import configure_logging
+from loyalty_progress.quickstart import ready_banner
+from loyalty_progress.worker.listen import PortInUse
 
 if TYPE_CHECKING:
     from loyalty_progress.worker.app import Worker
@@ -25,8 +36,8 @@ EXIT_SERVICES: Final = 2  # PostgreSQL/Redis not found, unreachable or without t
 
 
 def _run_worker(settings: Settings, on_started: Callable[[Worker], None]) -> None:
+    # Deferred (module doc): the worker's modules take 0.6 s to import, asyncio 27 ms.
     import asyncio
-    import signal
 
     from loyalty_progress.worker.app import Worker
 
@@ -41,9 +52,7 @@ def _run_worker(settings: Settings, on_started: Callable[[Worker], None]) -> Non
 
 
 def cmd_run(settings: Settings) -> int:
-    from loyalty_progress.api.auth import token_verifier
-    from loyalty_progress.observability import tracing
-    from loyalty_progress.worker.listen import PortInUse
+    from loyalty_progress.api.auth import token_verifier  # deferred: 0.1 s (JWT, Litestar)
 
     try:
         # The read side may refuse to run open; tracing may lack its libraries: say so
@@ -63,8 +72,6 @@ def cmd_run(settings: Settings) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from loyalty_progress.quickstart import ready_banner
-
     def started(worker: Worker) -> None:
         print(ready_banner(worker.settings, worker.http_port), flush=True)
 
@@ -74,7 +81,7 @@ def _run(settings: Settings) -> int:
     if settings.database_url or settings.redis_url:
         print("set both LOYALTY_DATABASE_URL and LOYALTY_REDIS_URL, or neither", file=sys.stderr)
         return 2
-    from loyalty_progress.embedded import EmbeddedServices
+    from loyalty_progress.embedded import EmbeddedServices  # deferred: 66 ms, only without URLs
 
     services = EmbeddedServices(settings.data_dir)
     try:
@@ -96,9 +103,9 @@ def _run(settings: Settings) -> int:
 
 
 def cmd_migrate(settings: Settings) -> int:
+    # Deferred (module doc): the migrations take 0.23 s to import (Alembic), asyncio 27 ms.
     import asyncio
 
-    from loyalty_progress.local_services import locate, ready_engine
     from loyalty_progress.store import migrate
 
     async def run() -> None:
@@ -114,14 +121,13 @@ def cmd_migrate(settings: Settings) -> int:
 
 
 async def _apply_definitions(settings: Settings, paths: list[Path], wait: bool = False) -> int:
+    # Deferred (module doc): the store's modules take 0.15 s to import, YAML 14 ms.
     import asyncio
 
-    from loyalty_progress.definitions.errors import DefinitionError
+    from loyalty_progress.definitions.cache import PICKUP_SECONDS
     from loyalty_progress.definitions.loader import load_definitions
-    from loyalty_progress.local_services import locate, ready_engine
     from loyalty_progress.store.challenges import check_challenge_set
     from loyalty_progress.store.definitions import apply_definitions
-    from loyalty_progress.worker.definitions import PICKUP_SECONDS
 
     try:
         loaded = load_definitions(paths)
@@ -152,8 +158,7 @@ async def _apply_definitions(settings: Settings, paths: list[Path], wait: bool =
 
 
 async def _list_definitions(settings: Settings) -> int:
-    from loyalty_progress.local_services import locate, ready_engine
-    from loyalty_progress.store.definitions import latest_definitions
+    from loyalty_progress.store.definitions import latest_definitions  # deferred: 0.12 s
 
     engine = await ready_engine(locate(settings, redis=False))
     try:
@@ -169,13 +174,12 @@ async def _list_definitions(settings: Settings) -> int:
 
 
 async def _tick(settings: Settings, at: datetime | None) -> int:
+    # Deferred (module doc): the rules, relay and scheduler take 0.2 s to import.
     from redis.asyncio import Redis
 
-    from loyalty_progress.clock import Clock
-    from loyalty_progress.local_services import locate, ready_engine
-    from loyalty_progress.worker.definitions import DefinitionsCache
+    from loyalty_progress.definitions.cache import DefinitionsCache
+    from loyalty_progress.worker.registry import time_rules
     from loyalty_progress.worker.relay import OutboxRelay
-    from loyalty_progress.worker.rules import time_rules
     from loyalty_progress.worker.scheduler import tick_once
 
     # Redis is optional: without it the workers' outbox sweep publishes what a tick writes.
@@ -198,10 +202,6 @@ async def _tick(settings: Settings, at: datetime | None) -> int:
 
 
 def cmd_env(settings: Settings) -> int:
-    import shlex
-
-    from loyalty_progress.local_services import locate
-
     located = locate(settings)
     for name, value in (
         ("LOYALTY_DATABASE_URL", located.database_url),
@@ -291,7 +291,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
+    import asyncio  # deferred: 27 ms, half of what `--help` takes
 
     handler = getattr(args, "handler", None)
     if handler is not None:
@@ -319,9 +319,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    from loyalty_progress.local_services import ServiceError, unreachable_reason
-    from loyalty_progress.observability.logs import configure_logging
-
     configure_logging(settings.log_level, settings.log_format)
     try:
         return _dispatch(args, settings)

@@ -10,9 +10,9 @@ import pytest
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
+from loyalty_progress.definitions.cache import DefinitionsCache
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.challenges import ChallengeExpiryRule
-from loyalty_progress.worker.definitions import DefinitionsCache
 from tests.helpers import publish
 from tests.integration.test_challenges_support import (
     END,

@@ -16,11 +16,11 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from loyalty_progress.config import Settings
+from loyalty_progress.definitions.cache import DefinitionsCache
 from loyalty_progress.definitions.loader import parse_definition
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.store.definitions import apply_definitions
-from loyalty_progress.worker.definitions import DefinitionsCache
-from loyalty_progress.worker.rules import time_rules
+from loyalty_progress.worker.registry import time_rules
 from loyalty_progress.worker.scheduler import tick_once
 from tests.conftest import running_worker
 from tests.helpers import drained, http_get, publish, wait_until

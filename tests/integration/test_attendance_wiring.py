@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream, ReceiptEvent
 from loyalty_progress.definitions.attendance import parse_edition
+from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.attendance import AttendanceRule
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
-from loyalty_progress.worker.definitions import DefinitionSet
 from tests.conftest import running_worker
 from tests.helpers import drained, http_get, publish, wait_until
 from tests.integration.test_attendance_support import (

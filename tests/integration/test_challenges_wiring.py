@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputEvent, InputStream, PointsEvent
 from loyalty_progress.definitions.challenge import ChallengeDefinition
+from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
 from loyalty_progress.worker.challenges import ChallengeRule
-from loyalty_progress.worker.definitions import DefinitionSet
 from tests.unit.test_challenge_support import challenge, triggers
 
 CET = timezone(timedelta(hours=1))

@@ -39,10 +39,10 @@ from loyalty_progress.contract.events import (
     InputStream,
     decode_body,
 )
+from loyalty_progress.definitions.cache import DefinitionsCache
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
-from loyalty_progress.worker.definitions import DefinitionsCache
-from loyalty_progress.worker.rules import batch_rules, time_rules
+from loyalty_progress.worker.registry import batch_rules, time_rules
 from loyalty_progress.worker.scheduler import tick_once
 from tests.integration.test_attendance_support import apply_editions, edition
 from tests.integration.test_challenges_support import apply, group, trigger

@@ -28,9 +28,9 @@ from loyalty_progress.contract.events import InputStream
 from loyalty_progress.replay.recompute import Recompute, RecomputeError
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import BatchResult, commit_batch
+from loyalty_progress.worker.registry import time_rules
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retention import CHUNK, prune_once
-from loyalty_progress.worker.rules import time_rules
 from tests.conftest import running_worker
 from tests.faults.support import good_entry
 from tests.helpers import points, receipt, totals, wait_until

@@ -20,8 +20,8 @@ def test_building_the_http_app_keeps_the_configured_root_logger() -> None:
     try:
         configure_logging("WARNING", "json")
         worker = Worker(DOCUMENTED_SETTINGS, serve_http=False)
-        create_http_app(worker, read_side_auth(DOCUMENTED_SETTINGS))
-        create_ops_app(worker)
+        create_http_app(worker.read_context, worker.health, read_side_auth(DOCUMENTED_SETTINGS))
+        create_ops_app(worker.health, worker.metrics.registry, lambda: "{}")
         assert root.level == logging.WARNING
         assert len(root.handlers) == 1
         assert isinstance(root.handlers[0].formatter, JsonFormatter)

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy.exc
 
 from loyalty_progress.config import Settings, SettingsError
+from loyalty_progress.observability.health import Health
 from loyalty_progress.store.database import CLIENT_MARGIN_S, SessionTimeouts
-from loyalty_progress.worker.health import Health
 from loyalty_progress.worker.retry import (
     Backoff,
     ShuttingDown,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loyalty_progress.clock import Clock
-from loyalty_progress.worker.definitions import DefinitionsCache
+from loyalty_progress.definitions.cache import DefinitionsCache
 
 CLUB_HEADER = "X-Loyalty-Club-Slug"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from litestar import Litestar, Router, asgi, get
 from litestar.di import Provide
@@ -23,7 +23,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.params import FromQuery
 from litestar.response import Response
 from litestar.types import Receive, Scope, Send
-from prometheus_client import make_asgi_app
+from prometheus_client import CollectorRegistry, make_asgi_app
 
 from loyalty_progress.api.access import member_for
 from loyalty_progress.api.attendance import attendance_routes
@@ -32,12 +32,8 @@ from loyalty_progress.api.challenges import challenge_routes
 from loyalty_progress.api.context import ReadContext
 from loyalty_progress.api.params import VALIDATION_HANDLERS, Club, SubjectId
 from loyalty_progress.api.replay import replay_routes
-from loyalty_progress.observability import tracing
+from loyalty_progress.observability.health import Health
 from loyalty_progress.store.totals import MemberTotals, member_totals
-from loyalty_progress.worker.health import Health
-
-if TYPE_CHECKING:
-    from loyalty_progress.worker.app import Worker
 
 log = logging.getLogger(__name__)
 
@@ -122,17 +118,20 @@ async def _log_unexpected(exc: Exception, scope: Scope) -> None:
         log.error("read side: %s %s failed", scope.get("method"), scope.get("path"), exc_info=exc)
 
 
-def _read_app(
-    worker: Worker,
+def create_http_app(
+    ctx: ReadContext,
+    health: Health,
     auth: ReadSideAuth,
-    openapi: OpenAPIConfig | None,
+    openapi: OpenAPIConfig | None = None,
     plugins: Sequence[Any] = (),
 ) -> Litestar:
-    ctx = ReadContext(worker.engine, worker.definitions, worker.clock)
+    """The read side: the probes over `health` and the `/v1` routes over `ctx`. Served
+    without an OpenAPI config (the document is on the ops port); `openapi` is for
+    generating that document."""
     # logging_config=None: Litestar would otherwise replace the root handler (JSON lines,
     # LOYALTY_LOG_LEVEL) with its own text format at INFO.
     return Litestar(
-        route_handlers=[*_probes(worker.health, public_readiness), _read_router(ctx, auth)],
+        route_handlers=[*_probes(health, public_readiness), _read_router(ctx, auth)],
         openapi_config=openapi,
         after_exception=[_log_unexpected],
         logging_config=None,
@@ -140,21 +139,12 @@ def _read_app(
     )
 
 
-def create_http_app(worker: Worker, auth: ReadSideAuth) -> Litestar:
-    """The read side (traced when `LOYALTY_TRACING` is on); its OpenAPI document is served
-    on the ops port."""
-    return _read_app(worker, auth, None, tracing.http_plugins(worker.settings))
-
-
-def documentation_app(worker: Worker, openapi: OpenAPIConfig) -> Litestar:
-    """The read side's routes with an OpenAPI config, to generate the document from; never
-    served (its guard lets everyone in)."""
-    return _read_app(worker, ReadSideAuth(None), openapi)
-
-
-def create_ops_app(worker: Worker) -> Litestar:
-    """Metrics, the OpenAPI document and the full readiness, for operators and Prometheus."""
-    metrics_app = make_asgi_app(registry=worker.metrics.registry)
+def create_ops_app(
+    health: Health, registry: CollectorRegistry, render_schema: Callable[[], str]
+) -> Litestar:
+    """Metrics, the OpenAPI document (`render_schema()` makes it, once) and the full readiness,
+    for operators and Prometheus."""
+    metrics_app = make_asgi_app(registry=registry)
 
     @asgi("/metrics", is_mount=True, copy_scope=True)
     async def metrics(scope: Scope, receive: Receive, send: Send) -> None:
@@ -166,13 +156,11 @@ def create_ops_app(worker: Worker) -> Litestar:
     def schema() -> str:
         """The read side's OpenAPI document, the same text as docs/openapi.json."""
         if not rendered:
-            from loyalty_progress.apidocs import read_side_document, render
-
-            rendered.append(render(read_side_document(worker)))
+            rendered.append(render_schema())
         return rendered[0]
 
     return Litestar(
-        route_handlers=[*_probes(worker.health, Health.as_dict), metrics, schema],
+        route_handlers=[*_probes(health, Health.as_dict), metrics, schema],
         openapi_config=None,
         after_exception=[_log_unexpected],
         logging_config=None,

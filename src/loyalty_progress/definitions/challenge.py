@@ -1,3 +1,4 @@
+# Over 400 lines: the definition Structs and their field-by-field checks read as one schema.
 """Counter challenge definitions (SPEC §2; the member-app challenge list, the challenge
 service): the Structs and their validation.
 

@@ -11,6 +11,8 @@ from typing import Any
 import msgspec
 import yaml
 
+from loyalty_progress.definitions.attendance import parse_edition
+from loyalty_progress.definitions.challenge import parse_challenge
 from loyalty_progress.definitions.errors import DefinitionError
 
 Parser = Callable[[dict[str, Any], str], Any]
@@ -35,10 +37,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 
 
 def _parsers() -> dict[str, Parser]:
-    # Imported here so that each kind's module owns its own fields and validation.
-    from loyalty_progress.definitions.attendance import parse_edition
-    from loyalty_progress.definitions.challenge import parse_challenge
-
+    # Each kind's module owns its own fields and validation.
     return {"challenge": parse_challenge, "attendance_edition": parse_edition}
 
 

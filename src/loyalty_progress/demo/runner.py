@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loyalty_progress.config import Settings
 from loyalty_progress.definitions.attendance import AttendanceEdition
+from loyalty_progress.definitions.cache import PICKUP_SECONDS
 from loyalty_progress.definitions.challenge import ChallengeDefinition
+from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.definitions.loader import parse_definition
 from loyalty_progress.demo.lines import day_label, input_line
 from loyalty_progress.demo.scenario import CLUB, SOURCE, Publish, Scenario, Tick, build
@@ -30,9 +32,8 @@ from loyalty_progress.local_services import ready_engine
 from loyalty_progress.safe_text import printable
 from loyalty_progress.store.challenges import check_challenge_set
 from loyalty_progress.store.definitions import apply_definitions
-from loyalty_progress.worker.definitions import PICKUP_SECONDS, DefinitionSet
+from loyalty_progress.worker.registry import time_rules
 from loyalty_progress.worker.relay import OutboxRelay
-from loyalty_progress.worker.rules import time_rules
 
 # Workers reload definitions on a poll (`DefinitionsCache.run`): events published before
 # every replica has the new ones would not count for them.

@@ -59,6 +59,7 @@ def broker_middlewares(settings: Settings) -> tuple[Any, ...]:
     if not settings.tracing:
         return ()
     provider = _tracer_provider()
+    # Only with tracing on: it needs the optional `tracing` extra (OpenTelemetry).
     from faststream.redis.opentelemetry import RedisTelemetryMiddleware
 
     return (RedisTelemetryMiddleware(tracer_provider=provider, include_messages_counters=False),)
@@ -69,6 +70,7 @@ def http_plugins(settings: Settings) -> list[Any]:
     if not settings.tracing:
         return []
     provider = _tracer_provider()
+    # Only with tracing on: it needs the optional `tracing` extra (OpenTelemetry).
     from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
     return [OpenTelemetryPlugin(OpenTelemetryConfig(tracer_provider=provider))]

@@ -40,16 +40,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
+from loyalty_progress.definitions.cache import DefinitionsCache
 from loyalty_progress.replay import DEFAULT_BULK_SIZE
 from loyalty_progress.replay.report import NoProgress, ProgressSink, ProgressUpdate
 from loyalty_progress.replay.source import Good, Invalid, Item, Source
 from loyalty_progress.store import replay_jobs as store
 from loyalty_progress.store.replay_jobs import BulkCounts
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
-from loyalty_progress.worker.definitions import DefinitionsCache
+from loyalty_progress.worker.registry import batch_rules
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retry import ShuttingDown, retry_transient
-from loyalty_progress.worker.rules import BatchRule, batch_rules
+from loyalty_progress.worker.rules import BatchRule
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,3 +1,4 @@
+# Over 400 lines: the five steps below, both passes (challenge, edition), read in order.
 """`replay recompute`: rebuild one challenge's or one edition's progress from the events
 stored in `processed_events`, under the definitions now in force (after a definition fix).
 
@@ -44,7 +45,9 @@ from loyalty_progress.contract.events import (
 )
 from loyalty_progress.contract.outputs import OutputMessage, message_id
 from loyalty_progress.definitions.attendance import AttendanceEdition
+from loyalty_progress.definitions.cache import DefinitionsCache
 from loyalty_progress.definitions.challenge import ChallengeDefinition
+from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.engine.attendance import (
     AttendanceDay,
     Contribution,
@@ -86,7 +89,6 @@ from loyalty_progress.store.attendance import (
 from loyalty_progress.store.challenge_writes import save_outcome
 from loyalty_progress.store.outbox import add_messages
 from loyalty_progress.store.replay_jobs import iso
-from loyalty_progress.worker.definitions import DefinitionsCache, DefinitionSet
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retry import is_transient
 

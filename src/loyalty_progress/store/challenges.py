@@ -17,7 +17,11 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_progress.definitions.challenge import ChallengeDefinition, check_challenges
+from loyalty_progress.definitions.challenge import (
+    ChallengeDefinition,
+    check_challenges,
+    parse_challenge,
+)
 from loyalty_progress.definitions.errors import DefinitionError
 from loyalty_progress.engine.challenges import (
     Entry,
@@ -266,8 +270,6 @@ async def check_challenge_set(
     on top, inside the caller's transaction (the definitions table is locked until it
     ends, so two applies cannot both pass). Raises `DefinitionError` naming the file that
     holds the offending definition."""
-    from loyalty_progress.definitions.challenge import parse_challenge
-
     await conn.execute(_LOCK_DEFINITIONS)
     merged: dict[tuple[str, str], ChallengeDefinition] = {}
     sources: dict[tuple[str, str], str] = {}

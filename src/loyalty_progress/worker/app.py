@@ -7,39 +7,42 @@ import gc
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 from faststream import AckPolicy, FastStream
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker
 from faststream.redis.message import FAKE_CONSUMER, RedisBatchStreamMessage
 from redis.asyncio import Redis
 
 from loyalty_progress.api.auth import read_side_auth
+from loyalty_progress.api.context import ReadContext
 from loyalty_progress.api.http import create_http_app, create_ops_app
+from loyalty_progress.apidocs import read_side_document, render
 from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
+from loyalty_progress.definitions.cache import DefinitionsCache
 from loyalty_progress.observability import tracing
+from loyalty_progress.observability.health import Health
 from loyalty_progress.observability.metrics import Metrics
 from loyalty_progress.store import migrate
 from loyalty_progress.store.database import SessionTimeouts, create_engine
 from loyalty_progress.worker.claimer import Claimer
-from loyalty_progress.worker.definitions import DefinitionsCache
+from loyalty_progress.worker.definitions import keep_current
 from loyalty_progress.worker.gauges import collect_stream_gauges
 from loyalty_progress.worker.groups import ensure_groups
-from loyalty_progress.worker.health import Health
 from loyalty_progress.worker.lanes import MemberLanes
 from loyalty_progress.worker.listen import bind_listening_socket
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.probe import run_probe
+from loyalty_progress.worker.registry import batch_rules, time_rules
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retry import ShuttingDown
-from loyalty_progress.worker.rules import batch_rules, time_rules
 from loyalty_progress.worker.scheduler import run_scheduler
 from loyalty_progress.worker.stalled import SESSION_PREFIX, run_stalled_session_check
 from loyalty_progress.worker.startup import start_step
+from loyalty_progress.worker.subscriptions import input_subscription
 from loyalty_progress.worker.supervisor import ConsumerSupervisor, Subscriber
 
 log = logging.getLogger(__name__)
@@ -54,31 +57,6 @@ async def _raw_parser(msg: Any, _original: Any) -> RedisBatchStreamMessage:
 async def _raw_decoder(msg: Any, _original: Any) -> list[Entry]:
     raw = msg.raw_message
     return list(zip(raw["message_ids"], raw["data"], strict=True))
-
-
-@dataclass(frozen=True, slots=True)
-class InputSubscription:
-    """How the worker reads one input stream; the AsyncAPI document declares the same."""
-
-    stream: StreamSub
-    title: str
-    description: str
-
-
-def input_subscription(settings: Settings, stream: InputStream) -> InputSubscription:
-    return InputSubscription(
-        stream=StreamSub(
-            settings.stream(stream.value),
-            group=settings.consumer_group,
-            consumer=settings.consumer_name,
-            batch=True,
-            max_records=settings.batch_size,
-            polling_interval=settings.poll_ms,
-        ),
-        title=f"{stream.value}-batch",
-        description=f"{stream.value} events, applied in batches of up to "
-        f"{settings.batch_size} entries",
-    )
 
 
 def session_timeouts(settings: Settings) -> SessionTimeouts:
@@ -135,6 +113,8 @@ class Worker:
         self.metrics = Metrics()
         self.relay = OutboxRelay(self.engine, self.redis, settings, self.metrics)
         self.definitions = DefinitionsCache(self.engine)
+        # What the read side reads: the database, the definitions in force, the clock.
+        self.read_context = ReadContext(self.engine, self.definitions, self.clock)
         self.time_rules = time_rules(settings)
         self.pipeline = Pipeline(
             self.engine,
@@ -269,7 +249,7 @@ class Worker:
             ),
             "probe",
         )
-        self._spawn(self.definitions.run(self.stopping), "definitions")
+        self._spawn(keep_current(self.definitions, self.stopping), "definitions")
         self._spawn(
             run_scheduler(
                 self.engine,
@@ -318,8 +298,14 @@ class Worker:
     async def _start_http(self, listening: tuple[socket.socket, socket.socket]) -> None:
         assert self._read_auth is not None
         read_side, ops = listening
-        self._http = await self._serve(create_http_app(self, self._read_auth), read_side)
-        self._ops_http = await self._serve(create_ops_app(self), ops)
+        plugins = tracing.http_plugins(self.settings)
+        read_app = create_http_app(self.read_context, self.health, self._read_auth, None, plugins)
+        ops_app = create_ops_app(self.health, self.metrics.registry, self._openapi_text)
+        self._http = await self._serve(read_app, read_side)
+        self._ops_http = await self._serve(ops_app, ops)
+
+    def _openapi_text(self) -> str:
+        return render(read_side_document(self.read_context))
 
     async def _serve(self, app: Any, listening: socket.socket) -> uvicorn.Server:
         host, port = listening.getsockname()[:2]

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from loyalty_progress.contract.outputs import OutputMessage
 from loyalty_progress.definitions.attendance import AttendanceEdition
+from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.engine.attendance import (
     AttendanceDay,
     AttendanceMembership,
@@ -48,7 +49,6 @@ from loyalty_progress.engine.receipts import ReceiptTransition
 from loyalty_progress.store import attendance as store
 from loyalty_progress.store.attendance import MembershipWrite
 from loyalty_progress.store.outbox import add_messages
-from loyalty_progress.worker.definitions import DefinitionSet
 from loyalty_progress.worker.rules import BatchContext
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loyalty_progress.contract.events import InputEvent, InputStream, ReceiptEvent
 from loyalty_progress.contract.outputs import DeadLetter, OutputMessage
+from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.engine.batch import apply_batch, receipt_keys
 from loyalty_progress.store import batch as store
 from loyalty_progress.store.outbox import OutboxRow
-from loyalty_progress.worker.definitions import DefinitionSet
 from loyalty_progress.worker.rules import BatchContext, BatchRule
 
 

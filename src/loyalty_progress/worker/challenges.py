@@ -33,8 +33,8 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from loyalty_progress.contract.outputs import OutputMessage
+from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.engine.challenges import (
-    Catalog,
     ChallengeOutcome,
     ChallengeState,
     WinnersNotLoaded,
@@ -45,30 +45,16 @@ from loyalty_progress.engine.challenges import (
     progress_flags,
     winner_keys,
 )
+from loyalty_progress.engine.challenges.catalog_cache import CatalogCache
 from loyalty_progress.engine.challenges.inputs import challenge_inputs
 from loyalty_progress.store import challenge_writes as writes
 from loyalty_progress.store import challenges as store
 from loyalty_progress.store.outbox import add_messages
-from loyalty_progress.worker.definitions import DefinitionSet
 from loyalty_progress.worker.rules import BatchContext
 
 log = logging.getLogger(__name__)
 
 EXPIRY_CHUNK: Final = 500
-
-
-class CatalogCache:
-    """One `Catalog` per definitions revision (rebuilt only when the set changes)."""
-
-    def __init__(self) -> None:
-        self._challenges: object = None
-        self._catalog = Catalog(())
-
-    def get(self, definitions: DefinitionSet) -> Catalog:
-        if definitions.challenges is not self._challenges:
-            self._catalog = Catalog(definitions.challenges)
-            self._challenges = definitions.challenges
-        return self._catalog
 
 
 class ChallengeRule:

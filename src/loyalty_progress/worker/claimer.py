@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
+from loyalty_progress.observability.health import Health
 from loyalty_progress.worker.groups import is_no_group
-from loyalty_progress.worker.health import Health
 from loyalty_progress.worker.pipeline import Entry, Pipeline
 from loyalty_progress.worker.retry import ShuttingDown, is_transient
 

@@ -1,80 +1,26 @@
-"""The definitions in force, as every replica sees them: reloaded within seconds of a
-`definitions apply`, without restart (a cheap revision poll, a full load on change)."""
+"""Keeping each replica's definitions current: poll the revision every `RELOAD_SECONDS`
+and reload on change (`definitions.cache`), riding out outages."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from loyalty_progress.definitions.attendance import AttendanceEdition
-from loyalty_progress.definitions.errors import DefinitionError
-from loyalty_progress.definitions.loader import parse_definition
-from loyalty_progress.store.definitions import latest_definitions, revision
+from loyalty_progress.definitions.cache import RELOAD_SECONDS, DefinitionsCache
 from loyalty_progress.worker.retry import is_transient
-
-if TYPE_CHECKING:
-    from loyalty_progress.definitions.challenge import ChallengeDefinition
 
 log = logging.getLogger(__name__)
 
-RELOAD_SECONDS = 2.0  # how often each replica polls the definitions revision
-# After a commit of new definitions, the time by which every running replica applies
-# them: events published sooner may be applied under the previous set.
-PICKUP_SECONDS = RELOAD_SECONDS + 1.0
 
-
-@dataclass(frozen=True, slots=True)
-class DefinitionSet:
-    revision: int
-    challenges: tuple[ChallengeDefinition, ...] = ()
-    editions: tuple[AttendanceEdition, ...] = ()
-
-
-class DefinitionsCache:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self.current = DefinitionSet(revision=-1)
-
-    async def refresh(self) -> bool:
-        """Reload if anything changed; True when a new set is in force."""
-        async with self._engine.connect() as conn:
-            latest_revision = await revision(conn)
-            if latest_revision == self.current.revision:
-                return False
-            stored = await latest_definitions(conn)
-        challenges: list[ChallengeDefinition] = []
-        editions: list[AttendanceEdition] = []
-        for item in stored:
-            try:
-                definition = parse_definition(item.body, f"database ({item.kind} v{item.version})")
-            except DefinitionError as exc:
-                # Stored definitions were valid when applied; a newer release may disagree.
-                log.error("ignoring stored definition: %s", exc)
-                continue
-            if isinstance(definition, AttendanceEdition):
-                editions.append(definition)
-            else:
-                challenges.append(definition)
-        self.current = DefinitionSet(latest_revision, tuple(challenges), tuple(editions))
-        log.info(
-            "definitions revision %d: %d challenges, %d editions",
-            latest_revision,
-            len(challenges),
-            len(editions),
-        )
-        return True
-
-    async def run(self, stopping: asyncio.Event, interval: float = RELOAD_SECONDS) -> None:
-        while not stopping.is_set():
-            try:
-                await self.refresh()
-            except Exception as exc:
-                if not is_transient(exc):
-                    log.exception("reloading definitions failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=interval)
+async def keep_current(
+    cache: DefinitionsCache, stopping: asyncio.Event, interval: float = RELOAD_SECONDS
+) -> None:
+    while not stopping.is_set():
+        try:
+            await cache.refresh()
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("reloading definitions failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=interval)

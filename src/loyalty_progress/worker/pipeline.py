@@ -27,12 +27,12 @@ from loyalty_progress.contract.events import (
     decode_entry,
 )
 from loyalty_progress.contract.outputs import DeadLetter
+from loyalty_progress.definitions.cache import DefinitionsCache
+from loyalty_progress.observability.health import Health
 from loyalty_progress.observability.metrics import Metrics, reason_class
 from loyalty_progress.store.outbox import OutboxRow, add_messages
 from loyalty_progress.worker.batch import BatchResult, GoodEntry, commit_batch
 from loyalty_progress.worker.deadletter import FailureLog, dead_letter
-from loyalty_progress.worker.definitions import DefinitionsCache
-from loyalty_progress.worker.health import Health
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retry import retry_transient
 from loyalty_progress.worker.rules import BatchRule

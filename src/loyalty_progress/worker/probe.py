@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from loyalty_progress.worker.health import Health
+from loyalty_progress.observability.health import Health
 
 PROBE_TIMEOUT = 2.0
 

@@ -19,8 +19,8 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from loyalty_progress.config import Settings
+from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.store.retention import prune_outbox, prune_processed_events
-from loyalty_progress.worker.definitions import DefinitionSet
 
 log = logging.getLogger(__name__)
 

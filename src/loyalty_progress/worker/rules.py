@@ -2,7 +2,7 @@
 inside the batch transaction (after receipts and totals); a `TimeRule` produces the
 time-driven facts (`tick`). Both return outbox messages / ids; neither talks to Redis.
 
-Rules run in the order listed in `batch_rules()`; each locks its own tables in sorted key
+Which rules run, in which order, is `worker.registry`; each locks its own tables in sorted key
 order, and since every batch runs the rules in the same order, lock order stays global.
 """
 
@@ -15,11 +15,10 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputEvent
 from loyalty_progress.contract.outputs import OutputMessage
+from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.engine.receipts import ReceiptTransition
-from loyalty_progress.worker.definitions import DefinitionSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +46,3 @@ class TimeRule(Protocol):
         """Produce the facts due by `now` in its own transactions (safe with any number of
         replicas running it at once); return the outbox ids written."""
         ...
-
-
-def batch_rules() -> list[BatchRule]:
-    from loyalty_progress.worker.attendance import AttendanceRule
-    from loyalty_progress.worker.challenges import ChallengeRule
-
-    return [AttendanceRule(), ChallengeRule()]
-
-
-def time_rules(settings: Settings | None = None) -> list[TimeRule]:
-    """The time rules; with the worker's `settings`, retention's prune runs last."""
-    from loyalty_progress.worker.attendance import AttendanceTimeRule
-    from loyalty_progress.worker.challenges import ChallengeExpiryRule
-    from loyalty_progress.worker.retention import RetentionRule
-
-    rules: list[TimeRule] = [AttendanceTimeRule(), ChallengeExpiryRule()]
-    return rules if settings is None else [*rules, RetentionRule(settings)]

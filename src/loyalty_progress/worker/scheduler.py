@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loyalty_progress.clock import Clock
+from loyalty_progress.definitions.cache import DefinitionsCache
 from loyalty_progress.observability.metrics import Metrics
-from loyalty_progress.worker.definitions import DefinitionsCache
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retry import is_transient
 from loyalty_progress.worker.rules import TimeRule

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from loyalty_progress.worker.health import Health
+from loyalty_progress.observability.health import Health
 from loyalty_progress.worker.retry import ShuttingDown, retry_transient
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,9 @@ from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
+from loyalty_progress.observability.health import Health
 from loyalty_progress.observability.metrics import Metrics
 from loyalty_progress.worker.groups import GROUP_START_ID, ensure_group, group_info, has_consumer
-from loyalty_progress.worker.health import Health
 from loyalty_progress.worker.retry import is_transient
 
 log = logging.getLogger(__name__)

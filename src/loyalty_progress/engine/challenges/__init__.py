@@ -13,7 +13,9 @@ Modules, one concern each:
 - `apply`: the batch driver;
 - `plan`: which rows a batch must lock and load;
 - `expiry`: `challenge_expired` for ended, unfinished occurrences;
-- `status`, `views`: Paytronix statuses and seed 001/002 progress shapes for the read side.
+- `catalog`, `catalog_cache`: the routing index, one per definitions revision;
+- `status`, `lists`, `responses`, `views`: for the read side, Paytronix statuses, which
+  occurrences a list shows, the seed 001/002 response shapes and the mapping into them.
 """
 
 from loyalty_progress.engine.challenges.apply import ChallengeInput, apply_challenges

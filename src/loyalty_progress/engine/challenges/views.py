@@ -1,5 +1,7 @@
 """Progress as the read side shows it: seed 001 `GroupProgress` / `TriggersProgress`
-(`TriggerFrequency`, `ActionLeft`, `Progress`) and seed 002 counters with `details`.
+(`TriggerFrequency`, `ActionLeft`, `Progress`) and seed 002 counters with `details`, and
+the mapping of a listed occurrence (`lists.Shown`) and of a ledger line to the responses
+(`responses`).
 
 The figures are the live counters, even for a completed subject (whose completion stands
 whatever a later refund does): `completed` says which it is.
@@ -7,13 +9,18 @@ whatever a later refund does): `completed` says which it is.
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Final
 
 import msgspec
 
 from loyalty_progress.definitions.challenge import (
     DISTINCT_TRIGGERS,
+    TRIGGER_NUMBERS,
     ChallengeDefinition,
+    ChallengePrize,
     Operator,
     Trigger,
     TriggerType,
@@ -24,8 +31,34 @@ from loyalty_progress.engine.challenges.expression import (
     progress_percent,
     trigger_satisfied,
 )
-from loyalty_progress.engine.challenges.state import Progress, Tally
+from loyalty_progress.engine.challenges.lists import Finishers, Shown
+from loyalty_progress.engine.challenges.responses import (
+    CategoryOut,
+    ChallengeOut,
+    ContributionOut,
+    CounterDetailOut,
+    CounterOut,
+    DeltaOut,
+    GroupProgressOut,
+    MilestoneOut,
+    Number,
+    PaytronixChallenge,
+    PrizeOut,
+    TriggerProgressOut,
+)
+from loyalty_progress.engine.challenges.state import Entry, MemberRecord, Progress, Tally
+from loyalty_progress.engine.challenges.status import is_locked
 from loyalty_progress.engine.challenges.tally import ZERO, counter_values
+
+# Seed 001 numbers trigger types 1-6; the receipt types continue the numbering (our
+# extension, documented) so `TriggerType` is always a number. `TriggerTypeName` names it.
+TRIGGER_TYPE_NUMBERS: Final[dict[TriggerType, int]] = {
+    **{name: number for number, name in TRIGGER_NUMBERS.items()},
+    "receipt_count": 7,
+    "receipt_amount": 8,
+    "distinct_stores": 9,
+    "distinct_items": 10,
+}
 
 
 class Detail(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -122,4 +155,157 @@ def progress_view(definition: ChallengeDefinition, progress: Progress | None) ->
         satisfied=combine((g.operator, g.satisfied) for g in groups),
         completed=progress is not None and progress.completed is not None,
         groups=tuple(groups),
+    )
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def _number(value: Decimal) -> Number:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _days_left(ends_at: datetime, now: datetime) -> int:
+    return max(0, math.ceil((ends_at - now) / timedelta(days=1)))
+
+
+def _prize_out(prize: ChallengePrize) -> PrizeOut:
+    return PrizeOut(
+        value=prize.reward_id if prize.type == "reward" else prize.value,
+        expiration_date=prize.expires_at,
+        description=prize.description,
+        reward_type=prize.type,
+    )
+
+
+def _milestones(
+    definition: ChallengeDefinition, progress: Progress | None, member_id: str
+) -> list[MilestoneOut]:
+    reached = progress.milestones if progress else {}
+    return [
+        MilestoneOut(
+            user_id=member_id,
+            milestone_id=m.code,
+            prizes=[] if m.code in reached else [_prize_out(p) for p in m.prizes],
+        )
+        for m in definition.milestones
+    ]
+
+
+def _group_progress(view: ChallengeView) -> list[GroupProgressOut]:
+    return [
+        GroupProgressOut(
+            group_id=g.id,
+            group_order=g.order,
+            operator=g.operator,
+            triggers_progress=[
+                TriggerProgressOut(
+                    trigger_id=t.id,
+                    trigger_type=TRIGGER_TYPE_NUMBERS[t.type],
+                    trigger_type_name=t.type,
+                    trigger_name=t.name,
+                    trigger_order=t.order,
+                    operator=t.operator,
+                    trigger_frequency=_number(t.target),
+                    action_left=_number(t.action_left),
+                    progress=t.progress,
+                )
+                for t in g.triggers
+            ],
+        )
+        for g in view.groups
+    ]
+
+
+def _counters(view: ChallengeView, group: bool) -> list[CounterOut]:
+    return [
+        CounterOut(
+            code=t.id,
+            name=t.name,
+            value=_number(t.value),
+            threshold=_number(t.target),
+            details=[
+                CounterDetailOut(
+                    memberCode=d.member_id if group else None,
+                    numericValue=None if d.numeric_value is None else _number(d.numeric_value),
+                    stringValue=d.string_value,
+                )
+                for d in t.details
+            ],
+        )
+        for g in view.groups
+        for t in g.triggers
+    ]
+
+
+def challenge_out(
+    shown: Shown,
+    member_id: str,
+    record: MemberRecord | None,
+    counts: Finishers | None,
+    now: datetime,
+) -> ChallengeOut:
+    d, occ = shown.definition, shown.occurrence
+    view = progress_view(d, shown.progress)
+    return ChallengeOut(
+        id=d.code,
+        name=d.name,
+        description=d.description,
+        startdate=occ.starts_at,
+        enddate=occ.ends_at,
+        people_finished=counts.people_finished if counts else 0,
+        ends_after=_days_left(occ.ends_at, now),
+        is_locked=int(d.scope == "member" and is_locked(d, record, now)),
+        visible=d.visible,
+        category=CategoryOut(id=d.category.id, name=d.category.name) if d.category else None,
+        image=d.image,
+        prizes=_milestones(d, shown.progress, member_id),
+        group_progress=_group_progress(view),
+        status=shown.status,
+        occurrence=occ.index,
+        completed=shown.completed,
+    )
+
+
+def paytronix_out(shown: Shown) -> PaytronixChallenge:
+    d, occ, progress = shown.definition, shown.occurrence, shown.progress
+    group = d.scope == "group"
+    return PaytronixChallenge(
+        code=d.code,
+        name=d.name,
+        description=d.description,
+        start_date=occ.starts_at,
+        end_date=occ.ends_at,
+        status=shown.status,
+        occurrence=occ.index,
+        occurrence_code=f"{d.code}#{occ.index}",
+        group_code=shown.group_code,
+        completed_at=progress.completed.occurred_at if progress and progress.completed else None,
+        counters=_counters(progress_view(d, progress), group),
+    )
+
+
+def contribution_out(e: Entry, occurrence: int | None, recorded_at: datetime) -> ContributionOut:
+    """One ledger line as the contributions route shows it."""
+    return ContributionOut(
+        event_id=e.event_id,
+        occurrence=occurrence,
+        occurred_at=e.occurred_at,
+        source=e.source,
+        reason=e.reason,
+        counts=e.counts_now,
+        counted_for=list(e.counted_for),
+        deltas=[
+            DeltaOut(
+                trigger=d.trigger,
+                amount=None if d.amount is None else _number(d.amount),
+                keys=list(d.keys),
+                gauge=d.gauge,
+            )
+            for d in e.deltas
+        ],
+        receipt_id=e.receipt_id,
+        reverses=e.reverses,
+        reversed_by=e.reversed_by,
+        recorded_at=recorded_at,
     )
