@@ -111,3 +111,28 @@ async def test_the_winner_counter_is_locked_only_by_a_batch_that_completes_the_c
     assert await scalar(engine, won) == 3
     finished = "SELECT sum(people_finished) FROM challenge_finishers WHERE code = 'first-three'"
     assert await scalar(engine, finished) == 5
+
+
+async def test_earlier_entries_are_read_only_to_settle_a_completion(
+    engine: AsyncEngine,
+) -> None:
+    """Adding to a challenge reads none of the member's earlier ledger lines; a batch that
+    completes one reads that participation once more, to settle the completion."""
+    loads = "WITH entries AS"
+    first = await commit(engine, [earned("hist", 200, "h1")], EARN)
+    adding = await commit(engine, [earned("hist", 200, "h2")], EARN)
+    completing = await commit(engine, [earned("hist", 200, "h3")], EARN)
+    assert [sum(loads in sql for sql in run) for run in (first, adding, completing)] == [1, 1, 2]
+    satisfied = (
+        "SELECT progress -> 'completed' ->> 'satisfied_at' FROM challenge_progress "
+        "WHERE subject_id = 'hist'"
+    )
+    assert datetime.fromisoformat(await scalar(engine, satisfied)) == datetime(
+        2026, 11, 10, 12, tzinfo=CET
+    )
+    unlocks = (
+        "SELECT state -> 'unlocks' ->> 'earn-500' FROM challenge_members WHERE member_id = 'hist'"
+    )
+    assert await scalar(engine, unlocks) is not None
+    lines = "SELECT count(*) FROM challenge_ledger WHERE member_id = 'hist' AND tracked"
+    assert await scalar(engine, lines) == 3

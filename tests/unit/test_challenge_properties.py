@@ -197,3 +197,39 @@ def test_completion_and_prizes_happen_exactly_once_in_any_order(
     completed = sum(amounts) >= 1000
     assert driver.types().count("challenge_completed") == int(completed)
     assert len(driver.rewards) == int(completed)
+
+
+EARN_300 = challenge(code="earn-300", groups=[triggers({"type": "earned_points", "target": 300})])
+UNLOCKED_BY_EARN_300 = challenge(
+    code="after-earn-300",
+    requires=EARN_300.code,
+    groups=[triggers({"type": "earned_points", "target": 600})],
+)
+READ_AS_NEEDED = [*DEFINITIONS, EARN_300, UNLOCKED_BY_EARN_300]
+
+
+def _batched(events: list[InputEvent], cuts: list[int], load_everything: bool) -> Driver:
+    driver = Driver(READ_AS_NEEDED, load_everything=load_everything)
+    distinct = list({e.event_id: e for e in events}.values())
+    bounds = sorted({0, len(distinct), *(c % (len(distinct) + 1) for c in cuts)})
+    for start, end in itertools.pairwise(bounds):
+        driver.feed(*distinct[start:end])
+    return driver
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_reading_earlier_entries_only_where_needed_changes_nothing(data: st.DataObject) -> None:
+    """A batch reads a participation's earlier entries only to change them; completions made
+    without them are settled afterwards. Every row, ledger line and message is the same as
+    with every participation loaded, unlocks and `satisfied_at` included."""
+    events = data.draw(st.permutations(data.draw(histories())))
+    cuts = data.draw(st.lists(st.integers(0, 100), max_size=4))
+    lazy, full = _batched(events, cuts, False), _batched(events, cuts, True)
+    assert lazy.progress == full.progress
+    assert lazy.members == full.members
+    assert lazy.participations == full.participations
+    assert lazy.ledger == full.ledger
+    assert lazy.notifications == full.notifications
+    assert lazy.rewards == full.rewards
+    assert lazy.completions == full.completions

@@ -48,11 +48,16 @@ def test_earn_1000_points_walks_800_500_0_left_then_completes_and_rewards_once()
 def test_reapplying_the_completing_event_or_another_one_issues_nothing_more() -> None:
     driver = Driver([challenge()])
     last = points(500, at(4), event_id="p-last")
-    driver.feed(points(200, at(2)), points(300, at(3)), last)
+    driver.feed(points(200, at(2)), points(300, at(3)), last, last)  # a repeat counts once
     assert len(driver.rewards) == 1
+    row = driver.row()
+    assert row is not None
+    assert row.tallies["m1"].sums == {1: Decimal(1000)}
 
-    repeat = driver.feed(last)  # the dedupe layer prevents this; the engine shrugs it off
-    assert (repeat.notifications, repeat.rewards, repeat.progress) == ([], [], {})
+    # Across batches the dedupe layer keeps repeats out (a batch reads a participation's
+    # earlier entries only to change them); a completion is issued once whatever comes.
+    repeat = driver.feed(last)
+    assert (repeat.notifications, repeat.rewards) == ([], [])
 
     later = driver.feed(points(250, at(5)))  # a distinct event after completion
     assert (later.notifications, later.rewards) == ([], [])

@@ -1,18 +1,22 @@
 """Builders and an in-memory driver for the counter-challenge tests (no tests here).
 
 `Driver` plays the database layer: it keeps the rows, runs the receipt lifecycle, loads
-exactly what `member_keys` / `load_plan` / `winner_keys` ask for, applies a batch, and
-writes the outcome back, so the tests exercise the same contract the real pipeline uses.
+exactly what `member_keys` / `load_plan` / `winner_keys` ask for (and the earlier entries
+`EntriesNotLoaded` and `unsettled_selectors` ask for), applies a batch, and writes the
+outcome back as the store does (participations from the tracked ledger lines), so the
+tests exercise the same contract the real pipeline uses.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 from loyalty_progress.contract.events import (
     InputEvent,
@@ -24,9 +28,11 @@ from loyalty_progress.contract.events import (
 from loyalty_progress.contract.outputs import Notification, RewardIssuance
 from loyalty_progress.definitions.challenge import ChallengeDefinition, parse_challenge
 from loyalty_progress.engine.challenges import (
+    Catalog,
     ChallengeInput,
     ChallengeOutcome,
     ChallengeState,
+    EntriesNotLoaded,
     GroupRecord,
     LedgerEntry,
     MemberRecord,
@@ -36,6 +42,8 @@ from loyalty_progress.engine.challenges import (
     apply_challenges,
     load_plan,
     member_keys,
+    settle,
+    unsettled_selectors,
     winner_keys,
 )
 from loyalty_progress.engine.receipts import ReceiptState, apply_receipt_event
@@ -203,6 +211,7 @@ class Driver:
     notifications: list[Notification] = field(default_factory=list)
     rewards: list[RewardIssuance] = field(default_factory=list)
     last: ChallengeOutcome | None = None
+    entry_retries: int = 0  # batches that loaded earlier entries the plan did not foresee
 
     def inputs(self, events: Iterable[InputEvent]) -> list[ChallengeInput]:
         """Receipt events through the lifecycle, as the batch pipeline does."""
@@ -229,14 +238,7 @@ class Driver:
             )
         members = {k: self.members[k] for k in member_keys(inputs) if k in self.members}
         plan = load_plan(inputs, self.definitions, members)
-        participations = {
-            k: row
-            for k, row in self.participations.items()
-            if any(
-                _matches(s, row.club, row.code, row.member_id, row.ends_at)
-                for s in plan.participations
-            )
-        }
+        participations = self._selected(plan.participations)
         progress = {
             k: row
             for k, row in self.progress.items()
@@ -253,6 +255,7 @@ class Driver:
             participations=participations,
             progress=progress,
             winners={k: self.winners.get(k, 0) for k in keys},
+            entries_of=plan.entries_of,
         )
 
     def _all_winner_keys(self) -> dict[Any, int]:
@@ -268,10 +271,31 @@ class Driver:
     def feed(self, *events: InputEvent, now: datetime | None = None) -> ChallengeOutcome:
         """One batch: lifecycle, plan, load, apply, write back."""
         inputs = self.inputs(events)
-        outcome = apply_challenges(self.state(inputs), inputs, self.definitions, now or self.now)
+        state = self.state(inputs)
+        while True:
+            try:
+                outcome = apply_challenges(state, inputs, self.definitions, now or self.now)
+                break
+            except EntriesNotLoaded as missing:
+                self.entry_retries += 1
+                more = {
+                    k: p
+                    for k, p in self.participations.items()
+                    if (p.club, p.code, p.member_id) in missing.keys
+                }
+                state = replace(
+                    state,
+                    participations={**state.participations, **more},
+                    entries_of=frozenset(state.entries_of or ()) | missing.keys,
+                )
+        if outcome.unsettled:
+            stored = self._selected(unsettled_selectors(outcome))
+            settle(outcome, stored, state.members, Catalog.of(self.definitions))
         self.members.update(outcome.members)
         self.groups.update(outcome.groups)
-        self.participations.update(outcome.participations)
+        for line in outcome.ledger:
+            if line.tracked:
+                self._keep(line)
         self.progress.update(outcome.progress)
         self.winners.update(outcome.winners)
         for key, n in outcome.completions.items():
@@ -282,6 +306,30 @@ class Driver:
         self.rewards.extend(outcome.rewards)
         self.last = outcome
         return outcome
+
+    def _keep(self, line: LedgerEntry) -> None:
+        """A tracked ledger line into its participation, as the store keeps them."""
+        assert line.occurrence is not None
+        assert line.starts_at is not None
+        assert line.ends_at is not None
+        key = (line.club, line.code, line.occurrence, line.member_id)
+        found = self.participations.get(key) or Participation(
+            club=line.club,
+            code=line.code,
+            occurrence=line.occurrence,
+            starts_at=line.starts_at,
+            ends_at=line.ends_at,
+            member_id=line.member_id,
+        )
+        entries = {**found.entries, line.entry.event_id: line.entry}
+        self.participations[key] = msgspec.structs.replace(found, entries=entries)
+
+    def _selected(self, selectors: Sequence[RowSelector]) -> dict[Any, Participation]:
+        return {
+            k: row
+            for k, row in self.participations.items()
+            if any(_matches(s, row.club, row.code, row.member_id, row.ends_at) for s in selectors)
+        }
 
     def feed_each(self, *events: InputEvent) -> None:
         for event in events:

@@ -9,9 +9,13 @@ totals, in the four steps every rule takes (plan, lock + load, apply, save):
    without challenges costs nothing; opt-in/out and group facts are always kept, because
    a challenge applied later needs them. Then the rows to lock (`load_plan`);
 2. lock + load (`store.challenge_writes`): members, then groups (group challenges only),
-   then participations and progress in one statement;
+   then progress and the participations the batch may change (a reversal, a fact) in one
+   statement; other participations are not read: their events only add entries;
 3. apply (pure): `apply_challenges`. Only when it completes a limited challenge does it
-   ask for that challenge's winner counter: the rule locks the counters and applies again;
+   ask for that challenge's winner counter, and only in a case the plan did not foresee
+   for earlier entries: the rule loads them and applies again. Completions made without
+   the earlier entries are settled from them afterwards (`settle`: one more read, only in
+   batches that complete something);
 4. save: every changed row, the ledger and the counters in one statement, and the
    notifications and rewards go back to the batch's outbox write.
 
@@ -35,14 +39,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from loyalty_progress.contract.outputs import OutputMessage
 from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.engine.challenges import (
+    Catalog,
+    ChallengeInput,
     ChallengeOutcome,
     ChallengeState,
+    EntriesNotLoaded,
     WinnersNotLoaded,
     apply_challenges,
+    entries_selectors,
     expire_occurrences,
     load_plan,
     member_keys,
     progress_flags,
+    settle,
+    unsettled_selectors,
     winner_keys,
 )
 from loyalty_progress.engine.challenges.catalog_cache import CatalogCache
@@ -74,15 +84,43 @@ class ChallengeRule:
         plan = load_plan(inputs, catalog, members)
         groups = await writes.lock_groups(conn, plan.groups)
         participations, progress = await writes.lock_rows(conn, plan.participations, plan.progress)
-        state = ChallengeState(members, groups, participations, progress)
-        try:
-            outcome = apply_challenges(state, inputs, catalog, batch.now)
-        except WinnersNotLoaded:
-            keys = winner_keys(inputs, catalog, participations, progress)
-            state = replace(state, winners=await writes.lock_winners(conn, keys))
-            outcome = apply_challenges(state, inputs, catalog, batch.now)
+        state = ChallengeState(
+            members, groups, participations, progress, entries_of=plan.entries_of
+        )
+        outcome = await _apply(conn, state, inputs, catalog, batch.now)
+        if outcome.unsettled:
+            stored, _ = await writes.lock_rows(conn, unsettled_selectors(outcome), ())
+            settle(outcome, stored, members, catalog)
         await writes.save_outcome(conn, outcome, progress_flags(outcome.progress.values(), catalog))
         return [*outcome.notifications, *outcome.rewards]
+
+
+async def _apply(
+    conn: AsyncConnection,
+    state: ChallengeState,
+    inputs: Sequence[ChallengeInput],
+    catalog: Catalog,
+    now: datetime,
+) -> ChallengeOutcome:
+    """`apply_challenges`, loading what it asks for and applying again: the winner
+    counters of limited challenges it completes, earlier entries the plan did not foresee.
+    Each retry loads more than before, so this ends."""
+    while True:
+        try:
+            return apply_challenges(state, inputs, catalog, now)
+        except WinnersNotLoaded as missing:
+            if state.winners:
+                raise  # winner_keys covers every occurrence the batch can complete
+            keys = winner_keys(inputs, catalog, state.participations, state.progress)
+            if missing.key not in keys:
+                raise
+            state = replace(state, winners=await writes.lock_winners(conn, keys))
+        except EntriesNotLoaded as missing:
+            more, _ = await writes.lock_rows(conn, entries_selectors(missing.keys), ())
+            loaded = frozenset(state.entries_of or ()) | missing.keys
+            state = replace(
+                state, participations={**state.participations, **more}, entries_of=loaded
+            )
 
 
 class ChallengeExpiryRule:

@@ -12,6 +12,7 @@ Modules, one concern each:
 - `effects`: notifications and reward issuances with deterministic ids;
 - `apply`: the batch driver;
 - `plan`: which rows a batch must lock and load;
+- `settle`: `satisfied_at` of completions made without the earlier entries at hand;
 - `expiry`: `challenge_expired` for ended, unfinished occurrences;
 - `catalog`, `catalog_cache`: the routing index, one per definitions revision;
 - `status`, `lists`, `responses`, `views`: for the read side, Paytronix statuses, which
@@ -39,10 +40,13 @@ from loyalty_progress.engine.challenges.occurrences import (
 from loyalty_progress.engine.challenges.plan import (
     LoadPlan,
     RowSelector,
+    entries_selectors,
     load_plan,
     member_keys,
+    unsettled_selectors,
     winner_keys,
 )
+from loyalty_progress.engine.challenges.settle import settle
 from loyalty_progress.engine.challenges.state import (
     Delta,
     Entry,
@@ -73,6 +77,8 @@ from loyalty_progress.engine.challenges.views import ChallengeView, progress_vie
 from loyalty_progress.engine.challenges.workspace import (
     ChallengeOutcome,
     ChallengeState,
+    EntriesKey,
+    EntriesNotLoaded,
     WinnersNotLoaded,
 )
 
@@ -83,6 +89,8 @@ __all__ = [
     "ChallengeState",
     "ChallengeView",
     "Delta",
+    "EntriesKey",
+    "EntriesNotLoaded",
     "Entry",
     "ExpiryOutcome",
     "GroupKey",
@@ -109,6 +117,7 @@ __all__ = [
     "apply_challenges",
     "challenge_satisfied",
     "counter_values",
+    "entries_selectors",
     "expire_occurrences",
     "group_status",
     "is_locked",
@@ -121,5 +130,7 @@ __all__ = [
     "progress_flags",
     "progress_percent",
     "progress_view",
+    "settle",
+    "unsettled_selectors",
     "winner_keys",
 ]

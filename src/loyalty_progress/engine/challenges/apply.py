@@ -29,9 +29,9 @@ from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges import timeline
 from loyalty_progress.engine.challenges.catalog import Catalog, near_window
 from loyalty_progress.engine.challenges.effects import Cause
-from loyalty_progress.engine.challenges.expression import challenge_satisfied
 from loyalty_progress.engine.challenges.milestones import evaluate, newly_reached
 from loyalty_progress.engine.challenges.occurrences import Occurrence, occurrence_at
+from loyalty_progress.engine.challenges.settle import satisfied_at
 from loyalty_progress.engine.challenges.state import (
     Entry,
     GroupRecord,
@@ -42,17 +42,12 @@ from loyalty_progress.engine.challenges.state import (
     ProgressKey,
     Reason,
 )
-from loyalty_progress.engine.challenges.tally import (
-    TallyBuilder,
-    counter_values,
-    counts_for,
-    tally_of,
-    tally_plus,
-)
+from loyalty_progress.engine.challenges.tally import counts_for, tally_of, tally_plus
 from loyalty_progress.engine.challenges.triggers import Source, deltas, negated, source_name
 from loyalty_progress.engine.challenges.workspace import (
     ChallengeOutcome,
     ChallengeState,
+    Unsettled,
     Workspace,
 )
 from loyalty_progress.engine.receipts import ReceiptState, ReceiptTransition
@@ -345,9 +340,9 @@ class _Engine:
             self.ws.add_winner(row.occurrence_key)
         completed = result.row.completed
         if row.subject_kind == "member" and completed is not None:
-            self._unlock(
-                definition, row.subject_id, completed.satisfied_at or cause.occurred_at, cause
-            )
+            if completed.satisfied_at is None:
+                return  # unsettled: `settle` sets the instant and the unlock after the pass
+            self._unlock(definition, row.subject_id, completed.satisfied_at, cause)
 
     def _recipients(self, row: Progress, at: datetime) -> tuple[str, ...]:
         if row.subject_kind == "member":
@@ -358,22 +353,20 @@ class _Engine:
 
     def _satisfied_at(
         self, definition: ChallengeDefinition, row: Progress, cause: Cause
-    ) -> datetime:
-        """For a member: the `occurred_at` of the earliest counted entry from which the
-        challenge holds, replaying the counted entries in time order (a clean pass)."""
+    ) -> datetime | None:
+        """For a member: `satisfied_at` (see `settle.satisfied_at`). Without the earlier
+        entries at hand, None: the completion is settled after the pass, unless the
+        instant unlocks other challenges now (then the entries must be loaded)."""
         if row.subject_kind != "member":
             return cause.occurred_at
+        if not self.ws.has_entries(row.club, row.code, row.subject_id) and not (
+            self.catalog.children(row.club, row.code)
+        ):
+            self.ws.out.unsettled.append(Unsettled(row.key, len(self.ws.out.ledger)))
+            return None
         part = self.ws.find_participation((row.club, row.code, row.occurrence, row.subject_id))
-        counted = sorted(
-            (e for e in (part.entries.values() if part else ()) if counts_for(e, row.subject_id)),
-            key=lambda e: (e.occurred_at, e.event_id),
-        )
-        builder = TallyBuilder()
-        for entry in counted:
-            builder.add(entry)
-            if challenge_satisfied(definition, counter_values(definition, [builder.freeze()])):
-                return entry.occurred_at
-        return cause.occurred_at
+        entries = part.entries.values() if part else ()
+        return satisfied_at(definition, row.subject_id, entries, cause.occurred_at)
 
     def _unlock(
         self, definition: ChallengeDefinition, member_id: str, at: datetime, cause: Cause

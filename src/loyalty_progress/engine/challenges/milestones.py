@@ -63,7 +63,7 @@ def evaluate(
     now: datetime,
     recipients: Sequence[str],
     winners_so_far: Callable[[], int],
-    satisfied_at: Callable[[], datetime],
+    satisfied_at: Callable[[], datetime | None],
     charity_code: str | None = None,
 ) -> Evaluation | None:
     """The row with what is reached now, and its messages; None when nothing is."""

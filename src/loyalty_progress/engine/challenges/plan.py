@@ -5,22 +5,27 @@ table order, each table's keys sorted, so concurrent replicas cannot deadlock):
 
 1. `member_keys(inputs)` -> lock + load `MemberRecord`s (missing = new member);
 2. `load_plan(inputs, definitions, members)` -> lock + load the `GroupRecord`s, then the
-   `Participation` rows and then the `Progress` rows matching its selectors;
-3. `winner_keys(...)` -> lock the winner counters of limited challenge occurrences
-   (`SELECT ... FOR UPDATE`), pass their values as `ChallengeState.winners`;
-4. `apply_challenges(...)`, then upsert the changed rows, the ledger entries and the
-   outbox messages, add `winners` / `completions` to the occurrence counters.
+   `Participation`s and the `Progress` rows matching its selectors;
+3. `apply_challenges(...)`; when it raises `WinnersNotLoaded`, lock the winner counters
+   of `winner_keys(...)`, and when it raises `EntriesNotLoaded`, load those
+   participations too, then apply again;
+4. when the outcome has unsettled completions, load `unsettled_selectors(outcome)` and
+   `settle` them; then upsert the changed rows, the ledger entries and the outbox
+   messages, add `winners` / `completions` to the occurrence counters.
 
 A selector asks for every existing row of one (club, code, subject) whose occurrence ends
 after `ends_after`: the occurrence of the batch's earliest event of that member and all
-later ones (late facts and unlocks can change those).
+later ones (late facts and unlocks can change those). Progress rows are always loaded;
+participations only where the batch may change earlier entries (a reversal, a fact, a
+challenge whose completion unlocks others): everywhere else an event only adds an entry,
+so a batch's cost does not grow with the member's history.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from loyalty_progress.contract.events import MemberEvent
@@ -39,6 +44,7 @@ from loyalty_progress.engine.challenges.state import (
 )
 from loyalty_progress.engine.challenges.timeline import ever_groups
 from loyalty_progress.engine.challenges.triggers import Source, deltas
+from loyalty_progress.engine.challenges.workspace import ChallengeOutcome, EntriesKey
 from loyalty_progress.engine.receipts import ReceiptTransition
 
 
@@ -55,9 +61,16 @@ class RowSelector(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class LoadPlan:
+    """`participations` name only those whose earlier entries the batch may change."""
+
     groups: tuple[GroupKey, ...]
     participations: tuple[RowSelector, ...]
     progress: tuple[RowSelector, ...]
+
+    @property
+    def entries_of(self) -> frozenset[EntriesKey]:
+        """For `ChallengeState.entries_of`: whose participations the plan loads."""
+        return frozenset((s.club, s.code, s.subject_id) for s in self.participations)
 
 
 def _member(item: ChallengeInput) -> MemberKey:
@@ -96,6 +109,19 @@ def _codes(item: ChallengeInput, catalog: Catalog) -> set[str]:
     return codes
 
 
+_FACTS = frozenset({"opted_in", "opted_out", "joined_group", "left_group"})
+
+
+def _rereads(item: ChallengeInput, codes: set[str]) -> set[str]:
+    """Of the input's challenges, those whose earlier entries it changes: a reversal
+    (the approval it undoes) and a fact (the entries it re-judges)."""
+    if isinstance(item, MemberEvent) and item.kind in _FACTS:
+        return codes
+    if isinstance(item, ReceiptTransition) and item.before is not None:
+        return codes if item.before.status == "approved" else set()
+    return set()
+
+
 def _earliest(item: ChallengeInput) -> datetime:
     return min(at for _, at in _sources(item))
 
@@ -108,12 +134,15 @@ def load_plan(
     catalog = Catalog.of(definitions)
     since: dict[MemberKey, datetime] = {}
     codes: dict[MemberKey, set[str]] = {}
+    rereads: dict[MemberKey, set[str]] = {}
     joined: dict[MemberKey, set[str]] = {}
     for item in inputs:
         key = _member(item)
         at = _earliest(item)
         since[key] = min(at, since.get(key, at))
-        codes.setdefault(key, set()).update(_codes(item, catalog))
+        found = _codes(item, catalog)
+        codes.setdefault(key, set()).update(found)
+        rereads.setdefault(key, set()).update(_rereads(item, found))
         if (
             isinstance(item, MemberEvent)
             and item.kind in ("joined_group", "left_group")
@@ -125,14 +154,19 @@ def load_plan(
     progress: set[RowSelector] = set()
     for key, found in codes.items():
         club, member_id = key
+        reread = rereads[key]
         for code in list(found):
-            found.update(d.code for d in catalog.descendants(club, code))
+            below = {d.code for d in catalog.descendants(club, code)}
+            if below:  # a completion unlocks them: it re-judges their entries
+                reread |= {code, *below}
+            found |= below
         record = members.get(key)
         member_groups = ever_groups(record.facts if record else ()) | joined.get(key, set())
         for code in sorted(found):
             definition = catalog.get(club, code)
             assert definition is not None
-            participations.add(RowSelector(club, code, "member", member_id, since[key]))
+            if code in reread:
+                participations.add(RowSelector(club, code, "member", member_id, since[key]))
             if definition.scope == "member":
                 progress.add(RowSelector(club, code, "member", member_id, since[key]))
                 continue
@@ -177,3 +211,24 @@ def winner_keys(
                 if occ is not None:
                     keys.add((club, definition.code, occ.index))
     return sorted(keys)
+
+
+def unsettled_selectors(outcome: ChallengeOutcome) -> list[RowSelector]:
+    """The participations `settle.settle` needs: the occurrence of each unsettled completion
+    (and any later one, which it ignores)."""
+    return sorted(
+        {
+            RowSelector(club, code, "member", member_id, outcome.progress[u.progress].starts_at)
+            for u in outcome.unsettled
+            for club, code, _, _, member_id in [u.progress]
+        }
+    )
+
+
+# Every occurrence: a retry of an unforeseen case loads the member's whole participation.
+_ALL = datetime.min.replace(tzinfo=UTC)
+
+
+def entries_selectors(keys: Iterable[EntriesKey]) -> list[RowSelector]:
+    """Selectors for `EntriesNotLoaded.keys`: every occurrence of each."""
+    return sorted(RowSelector(club, code, "member", member, _ALL) for club, code, member in keys)

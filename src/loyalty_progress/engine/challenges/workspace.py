@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,17 +39,36 @@ class WinnersNotLoaded(LookupError):
         self.key = key
 
 
+EntriesKey = tuple[str, str, str]  # (club, code, member_id): a member's participations
+
+
+class EntriesNotLoaded(LookupError):
+    """The batch needs the earlier entries of participations the caller did not load (a
+    reversal, a re-judgement, an unlock the plan did not foresee): load them
+    (`ChallengeState.entries_of` + `keys`) and apply again."""
+
+    def __init__(self, keys: frozenset[EntriesKey]) -> None:
+        super().__init__(f"earlier entries of {sorted(keys)} were not loaded")
+        self.keys = keys
+
+
 @dataclass(frozen=True, slots=True)
 class ChallengeState:
     """Every row a batch may touch, as loaded (and row-locked) by the caller. A key that is
     absent means the row does not exist yet. `winners` holds, for each limited challenge
-    occurrence the batch may complete, how many subjects have won it so far."""
+    occurrence the batch may complete, how many subjects have won it so far.
+
+    `entries_of` names the (club, code, member) whose participations were loaded; None
+    means all of them (a recompute, which starts from nothing). A member's contributions
+    to any other challenge add entries without reading the earlier ones: most events only
+    add to a tally, and reading a participation costs as much as the member's history."""
 
     members: Mapping[MemberKey, MemberRecord] = field(default_factory=dict)
     groups: Mapping[GroupKey, GroupRecord] = field(default_factory=dict)
     participations: Mapping[ParticipationKey, Participation] = field(default_factory=dict)
     progress: Mapping[ProgressKey, Progress] = field(default_factory=dict)
     winners: Mapping[OccurrenceKey, int] = field(default_factory=dict)
+    entries_of: Collection[EntriesKey] | None = None
 
 
 @dataclass(slots=True)
@@ -68,6 +87,18 @@ class ChallengeOutcome:
     rewards: list[RewardIssuance] = field(default_factory=list)
     winners: dict[OccurrenceKey, int] = field(default_factory=dict)
     completions: dict[OccurrenceKey, int] = field(default_factory=dict)
+    unsettled: list[Unsettled] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """A member completion made without the participation's earlier entries: its
+    `satisfied_at` (and the unlock instant it gives) is settled after the pass from the
+    entries as they were then (`ledger_upto` of the batch's ledger lines, and the stored
+    ones), by `engine.challenges.settle`."""
+
+    progress: ProgressKey
+    ledger_upto: int
 
 
 class Workspace:
@@ -78,6 +109,7 @@ class Workspace:
         self.participations = dict(state.participations)
         self.progress = dict(state.progress)
         self.winners = dict(state.winners)
+        self.entries_of = None if state.entries_of is None else frozenset(state.entries_of)
         self.out = ChallengeOutcome()
         # (club, code, member) -> occurrences with a participation row, for recomputes.
         self._occurrences: dict[tuple[str, str, str], set[int]] = {}
@@ -114,7 +146,17 @@ class Workspace:
             member_id=member_id,
         )
 
+    def has_entries(self, club: str, code: str, member_id: str) -> bool:
+        """Whether the member's earlier entries of this challenge are at hand."""
+        return self.entries_of is None or (club, code, member_id) in self.entries_of
+
+    def require_entries(self, club: str, code: str, member_id: str) -> None:
+        if not self.has_entries(club, code, member_id):
+            raise EntriesNotLoaded(frozenset({(club, code, member_id)}))
+
     def find_participation(self, key: ParticipationKey) -> Participation | None:
+        """The whole participation (its earlier entries must be loaded)."""
+        self.require_entries(key[0], key[1], key[3])
         return self.participations.get(key)
 
     def put_participation(self, row: Participation) -> None:
@@ -124,6 +166,7 @@ class Workspace:
     def participations_of(
         self, definition: ChallengeDefinition, member_id: str
     ) -> list[Participation]:
+        self.require_entries(definition.club, definition.code, member_id)
         indexes = self._occurrences.get((definition.club, definition.code, member_id), ())
         rows = (
             self.participations[(definition.club, definition.code, i, member_id)] for i in indexes
