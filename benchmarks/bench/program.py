@@ -41,14 +41,18 @@ _GENERATED: Final = (
 
 def generated_challenges(count: int, seed: int) -> list[dict[str, Any]]:
     """`count` member challenges in the busiest club, cycling through the trigger families,
-    each with a window inside the month and a points prize; every third has a store or
+    each with a window that starts in the month's first days and ends after it, and a
+    points prize; every third has a store or
     item filter (receipt triggers), every fifth a second trigger."""
     rng = random.Random(f"{seed}-challenges-{count}")
     result: list[dict[str, Any]] = []
     for number in range(count):
         kind, (low, high) = _GENERATED[number % len(_GENERATED)]
         start = BASE_TIME + timedelta(days=rng.randint(0, 10))
-        end = BASE_TIME + timedelta(days=rng.randint(20, 31))
+        # Ends after the run's "now" (the month's end), as the default program's do: an
+        # occurrence that ended would expire while the run drains, and expiry is not part
+        # of what the oracle predicts.
+        end = BASE_TIME + timedelta(days=rng.randint(31, 40))
         trigger: dict[str, Any] = {"id": 1, "type": kind, "target": rng.randint(low, high)}
         if kind.startswith(("receipt", "distinct")) and number % 3 == 0:
             if kind == "distinct_items" or rng.random() < 0.5:
