@@ -17,16 +17,18 @@ CLUB_HEADER: Final = "X-Loyalty-Club-Slug"
 # Every read route (GET, club header) as in docs/openapi.json; tests/unit/test_quickstart.py
 # fails when a route is added there and not here.
 # Staff-only routes that need an id from elsewhere (a replay's job id) are left out.
-NOT_SHOWN: Final = frozenset({"/v1/replay-jobs/{job_id}"})
+NOT_SHOWN: Final = frozenset({"/v1/replays/{job_id}"})
 READ_ENDPOINTS: Final = (
     "/v1/members/{member_id}/totals",
     "/v1/members/{member_id}/attendance_challenge",
+    "/v1/members/{member_id}/attendance_challenge/contributions",
     "/v1/members/{member_id}/challenges",
     "/v1/members/{member_id}/challenges/active",
     "/v1/members/{member_id}/challenges/eligible",
     "/v1/members/{member_id}/challenges/historical",
     "/v1/members/{member_id}/challenges/{code}/contributions",
     "/v1/challenges/{code}/occurrences/{index}?memberId={member_id}",
+    "/v1/challenges/{code}/charities",
     "/v1/groups/{group_code}/challenges/active",
     "/v1/groups/{group_code}/challenges/eligible",
     "/v1/groups/{group_code}/challenges/historical",

@@ -1,5 +1,6 @@
 """The challenge read side over real HTTP: seed 001 filters, sorting and paging; hidden
-challenges left out; unknown members get empty lists; bad parameters answer 422."""
+challenges left out; a member no event reached yet sees what a new member sees; locked
+challenges say so; a challenge's charitable organizations; bad parameters answer 422."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from tests.integration.test_challenges_support import (
     challenge,
     earned,
     group,
+    member_challenge,
+    paytronix,
     settle,
     trigger,
+    trigger_progress,
     worker_at,
 )
-from tests.tokens import bearer, staff_token
+from tests.tokens import bearer, member_token, staff_token
 
 CHALLENGES = [
     challenge(
@@ -93,26 +97,143 @@ async def test_seed001_list_filters_sorts_pages_and_leaves_out_hidden_challenges
     assert (coffee["IsLocked"], coffee["Visible"], coffee["Status"]) == (0, True, "ACTIVE")
 
 
-async def test_unknown_member_gets_empty_lists_not_an_error(
+async def _lists(worker: object, who: str, token: str | None = None) -> dict[str, object]:
+    return {
+        kind: await http_get(worker, f"/v1/{who}/challenges/{kind}", token=token)
+        for kind in ("active", "eligible", "historical")
+    }
+
+
+def _codes(answer: tuple[int, dict[str, object]]) -> list[tuple[str, object]]:
+    status, body = answer
+    assert status == 200, body
+    return [(c["code"], c["status"]) for c in body["challenges"]]  # type: ignore[attr-defined]
+
+
+async def test_a_member_no_event_reached_yet_sees_the_clubs_challenges_with_zero_progress(
     redis: Redis, settings: Settings, tmp_path: Path
 ) -> None:
-    await apply(settings, tmp_path, *CHALLENGES)
+    raffle = challenge("raffle", group(trigger(1, "earned_points", 50)), enrollment="opt_in")
+    autumn = challenge("autumn", group(trigger(1, "earned_points", 50)), ends_at=at(10).isoformat())
+    await apply(settings, tmp_path, *CHALLENGES, raffle, autumn)
+    token = member_token("newbie")
     async with worker_at(settings, at(20)) as worker:
-        page = await http_get(worker, "/v1/members/nobody/challenges")
-        lists = [
-            await http_get(worker, f"/v1/{who}/challenges/{kind}")
-            for who in ("members/nobody", "groups/nobody")
-            for kind in ("active", "eligible", "historical")
-        ]
-        ledger = await http_get(worker, "/v1/members/nobody/challenges/coffee/contributions")
-        unknown_code = await http_get(worker, "/v1/members/nobody/challenges/nope/contributions")
-    assert page == (200, {"data": [], "pagesNum": 1, "count": 0})
-    assert lists == [(200, {"result": "success", "challenges": []})] * 6
+        page = await http_get(worker, "/v1/members/newbie/challenges", token=token)
+        lists = await _lists(worker, "members/newbie", token)
+        detail = {
+            code: await http_get(
+                worker, f"/v1/challenges/{code}/occurrences/0?memberId=me", token=token
+            )
+            for code in ("coffee", "raffle", "autumn")
+        }
+        group_lists = await _lists(worker, "groups/nobody")
+        ledger = await http_get(worker, "/v1/members/newbie/challenges/coffee/contributions")
+        unknown_code = await http_get(worker, "/v1/members/newbie/challenges/nope/contributions")
+    status, body = page
+    assert status == 200, body
+    assert [(i["Id"], i["Status"]) for i in body["data"]] == [
+        ("burgers", "ACTIVE"),
+        ("coffee", "ACTIVE"),
+        ("raffle", "ELIGIBLE"),
+        ("shoes", "ACTIVE"),
+    ]
+    coffee = body["data"][1]
+    assert trigger_progress(coffee) == [(1, 200, 0)]
+    assert (coffee["Completed"], coffee["PeopleFinished"], coffee["IsLocked"]) == (False, 0, 0)
+    assert _codes(lists["active"]) == [
+        ("burgers", "ACTIVE"),
+        ("coffee", "ACTIVE"),
+        ("shoes", "ACTIVE"),
+    ]
+    assert _codes(lists["eligible"]) == [("raffle", "ELIGIBLE")]
+    assert _codes(lists["historical"]) == []  # nothing attempted
+    counters = lists["active"][1]["challenges"][1]["counters"]  # type: ignore[index]
+    assert counters == [
+        {"code": 1, "name": "earned_points", "value": 0, "threshold": 200, "details": []}
+    ]
+    # The detail names the status a member without participation has (never null): over
+    # without an attempt, the occurrence expired for them.
+    statuses = {
+        code: (answer[0], answer[1]["challenge"]["status"]) for code, answer in detail.items()
+    }
+    assert statuses == {
+        "coffee": (200, "ACTIVE"),
+        "raffle": (200, "ELIGIBLE"),
+        "autumn": (200, "EXPIRED"),
+    }
+    assert group_lists == {
+        kind: (200, {"result": "success", "challenges": []}) for kind in group_lists
+    }
     assert ledger == (
         200,
-        {"challenge_code": "coffee", "member_id": "nobody", "data": [], "count": 0},
+        {"challenge_code": "coffee", "member_id": "newbie", "data": [], "count": 0},
     )
     assert unknown_code[0] == 404
+
+
+async def test_lists_and_detail_say_when_a_challenge_waits_for_its_parent(
+    redis: Redis, settings: Settings, tmp_path: Path
+) -> None:
+    parent = challenge("earn-1000", group(trigger(1, "earned_points", 1000)))
+    child = challenge("bonus", group(trigger(1, "earned_points", 5000)), requires="earn-1000")
+    await apply(settings, tmp_path, parent, child)
+    async with worker_at(settings, at(20)) as worker:
+        await publish(
+            redis, settings, "points", earned("m1", 150, at(2)), earned("m2", 1000, at(3))
+        )
+        await settle(redis, settings)
+        active = {
+            m: await paytronix(worker, f"/v1/members/{m}/challenges/active")
+            for m in ("m1", "m2", "m3")
+        }
+        detail = await http_get(worker, "/v1/challenges/bonus/occurrences/0?memberId=m1")
+        item = await member_challenge(worker, "m1", "bonus")
+    locks = {
+        m: {c["code"]: (c["status"], c["isLocked"]) for c in challenges}
+        for m, challenges in active.items()
+    }
+    assert locks["m1"] == {"earn-1000": ("ACTIVE", False), "bonus": ("ACTIVE", True)}
+    assert locks["m3"] == locks["m1"]  # no event yet: locked as well
+    assert locks["m2"] == {"bonus": ("ACTIVE", False)}  # the parent is completed
+    assert (detail[0], detail[1]["challenge"]["isLocked"]) == (200, True)
+    assert item is not None
+    assert item["IsLocked"] == 1
+
+
+async def test_a_challenge_serves_the_charitable_organizations_of_its_definition(
+    settings: Settings, tmp_path: Path
+) -> None:
+    giving = challenge(
+        "giving",
+        group(trigger(1, "earned_points", 100)),
+        enrollment="opt_in",
+        charities=["red-cross", {"code": "wwf", "name": "WWF", "icon": "panda"}],
+    )
+    await apply(settings, tmp_path, *CHALLENGES, giving)
+    async with worker_at(settings, at(20)) as worker:
+        answer = await http_get(worker, "/v1/challenges/giving/charities", token=member_token("m1"))
+        none = await http_get(worker, "/v1/challenges/coffee/charities")
+        unknown = await http_get(worker, "/v1/challenges/nope/charities")
+        other_club = await http_get(
+            worker, "/v1/challenges/giving/charities", token=member_token("m1", club="elsewhere")
+        )
+    assert answer == (
+        200,
+        {
+            "result": "success",
+            "challengeCode": "giving",
+            "charitableOrganizations": [
+                {"code": "red-cross", "displayName": "red-cross", "iconCode": None},
+                {"code": "wwf", "displayName": "WWF", "iconCode": "panda"},
+            ],
+        },
+    )
+    assert none == (
+        200,
+        {"result": "success", "challengeCode": "coffee", "charitableOrganizations": []},
+    )
+    assert unknown[0] == 404
+    assert other_club[0] == 403
 
 
 BAD = {

@@ -58,6 +58,9 @@ DEFINITIONS = [
 MEMBER_ROUTES = {
     "/v1/members/{member_id}/totals": "/v1/members/{m}/totals",
     "/v1/members/{member_id}/attendance_challenge": "/v1/members/{m}/attendance_challenge",
+    "/v1/members/{member_id}/attendance_challenge/contributions": (
+        "/v1/members/{m}/attendance_challenge/contributions"
+    ),
     "/v1/members/{member_id}/challenges": "/v1/members/{m}/challenges",
     "/v1/members/{member_id}/challenges/active": "/v1/members/{m}/challenges/active",
     "/v1/members/{member_id}/challenges/eligible": "/v1/members/{m}/challenges/eligible",
@@ -423,16 +426,19 @@ async def test_replay_job_reports_are_for_staff_tokens(
         [line("points", "p-1", "a", NOW, kind="earned", amount=5), "not json"],
     )
     report = await replay_file(settings, history)
-    path = f"/v1/replay-jobs/{report['id']}"
+    path = f"/v1/replays/{report['id']}"
     async with running_worker(settings, serve_http=True) as worker:
         by_staff = await get(worker, path, staff_token())
         by_member = await get(worker, path, member_token("a"))
         foreign_staff = await get(worker, path, staff_token(club="harbour-centre"))
-        unknown = await get(worker, f"/v1/replay-jobs/{report['id'] + 1}", staff_token())
-        too_big = await get(worker, "/v1/replay-jobs/9223372036854775808", staff_token())
+        unknown = await get(worker, f"/v1/replays/{report['id'] + 1}", staff_token())
+        too_big = await get(worker, "/v1/replays/9223372036854775808", staff_token())
+        renamed = await get(worker, f"/v1/replay-jobs/{report['id']}", staff_token())
     assert by_staff.status_code == 200
     assert by_staff.json() == json.loads(json.dumps(report))
     assert (by_staff.json()["events_applied_number"], len(by_staff.json()["errors"])) == (1, 1)
     assert [by_member.status_code, foreign_staff.status_code] == [403, 403]
     assert unknown.status_code == 404
+    assert unknown.json()["detail"] == f"no replay job {report['id'] + 1}"
     assert too_big.status_code == 422
+    assert renamed.status_code == 404  # the route's name before any release (docs/replay.md)

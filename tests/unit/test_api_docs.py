@@ -145,6 +145,9 @@ READ_PATHS = (
     "/v1/groups/{group_code}/challenges/historical",
     "/v1/challenges/{code}/occurrences/{index}",
     "/v1/members/{member_id}/challenges/{code}/contributions",
+    "/v1/members/{member_id}/attendance_challenge/contributions",
+    "/v1/challenges/{code}/charities",
+    "/v1/replays/{job_id}",
 )
 
 
@@ -173,6 +176,8 @@ def test_openapi_read_routes_take_the_club_header(openapi: dict[str, Any]) -> No
         ("/v1/members/{member_id}/challenges/{code}/contributions", {"occurrence"}),
         ("/v1/members/{member_id}/totals", {"since", "until"}),
         ("/v1/members/{member_id}/challenges/active", set()),
+        ("/v1/members/{member_id}/attendance_challenge/contributions", {"edition"}),
+        ("/v1/challenges/{code}/charities", set()),
     ],
 )
 def test_openapi_lists_the_query_parameters(
@@ -192,6 +197,12 @@ def test_openapi_lists_the_query_parameters(
         ("/v1/members/{member_id}/challenges/eligible", "ChallengeList"),
         ("/v1/challenges/{code}/occurrences/{index}", "ChallengeDetail"),
         ("/v1/members/{member_id}/challenges/{code}/contributions", "Contributions"),
+        (
+            "/v1/members/{member_id}/attendance_challenge/contributions",
+            "AttendanceContributions",
+        ),
+        ("/v1/challenges/{code}/charities", "CharityList"),
+        ("/v1/replays/{job_id}", "ReplayReport"),
     ],
 )
 def test_openapi_response_schemas_and_validation_status(

@@ -63,7 +63,7 @@ async def check_group(
         return
     assert caller.subject is not None
     record = await store.read_member(conn, club, caller.subject)
-    if group_code not in groups_at(record.member, now):
+    if group_code not in groups_at(record, now):
         raise PermissionDeniedException(
             detail="a member token reads the groups its member belongs to only"
         )

@@ -8,12 +8,16 @@
 | `GET /v1/members/{member_id}/challenges/historical?sinceDate=` | Paytronix list |
 | `GET /v1/groups/{group_code}/challenges/active\\|eligible\\|historical` | Paytronix list |
 | `GET /v1/challenges/{code}/occurrences/{occurrence}?memberId=\\|groupCode=` | Paytronix detail |
+| `GET /v1/challenges/{code}/charities` | the definition's charitable organizations |
 | `GET /v1/members/{member_id}/challenges/{code}/contributions?occurrence=` | the ledger |
 
 The club comes from the `X-Loyalty-Club-Slug` header and "now" from the worker's clock
-(`LOYALTY_NOW`). An unknown member or group gets empty lists. Bad query parameters (and a
-missing club header) answer 422 with the reason (`params.py`). Every route takes the
-verified `caller` and asks `access.py` whether it may read the member or group it names.
+(`LOYALTY_NOW`). Every member of the club is listed: one no event has reached yet sees
+what a new member sees (`auto` challenges `ACTIVE`, `opt_in` ones `ELIGIBLE`, zero
+progress); an unknown group gets empty lists. Bad query parameters (and a missing club
+header) answer 422 with the reason (`params.py`); query names match in any case
+(`query_names.py`). Every route takes the verified `caller` and asks `access.py` whether
+it may read the member or group it names.
 
 Routes only load and check: which occurrences are listed is `engine.challenges.lists`,
 their JSON `engine.challenges.views` (the shapes: `engine.challenges.responses`), the
@@ -52,9 +56,11 @@ from loyalty_progress.api.params import MAX_INT4, Club, SubjectId
 from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges import (
     Catalog,
+    MemberRecord,
     Progress,
     ProgressKey,
     group_status,
+    is_locked,
     member_status,
     occurrence,
 )
@@ -62,6 +68,7 @@ from loyalty_progress.engine.challenges.catalog_cache import CatalogCache
 from loyalty_progress.engine.challenges.lists import (
     ListKind,
     Shown,
+    detail_status,
     group_occurrences,
     in_category,
     listed,
@@ -74,11 +81,13 @@ from loyalty_progress.engine.challenges.responses import (
     ChallengeDetail,
     ChallengeList,
     ChallengePage,
+    CharityList,
     Contributions,
 )
 from loyalty_progress.engine.challenges.timeline import groups_at
 from loyalty_progress.engine.challenges.views import (
     challenge_out,
+    charities_out,
     contribution_out,
     paytronix_out,
 )
@@ -131,10 +140,9 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
 
     async def member_rows(
         conn: AsyncConnection, club: str, member_id: str
-    ) -> tuple[store.SubjectRecord, dict[ProgressKey, Progress]]:
+    ) -> tuple[MemberRecord | None, dict[ProgressKey, Progress]]:
+        # Any member of the club is listed, one without a record or rows as a new member.
         record = await store.read_member(conn, club, member_id)
-        if not record.known:
-            return record, {}
         return record, await store.read_progress(conn, club, "member", member_id)
 
     async def group_rows_of(
@@ -171,18 +179,14 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
         now = ctx.clock.now()
         async with ctx.engine.connect() as conn:
             record, rows = await member_rows(conn, club, member_id)
-            if not record.known:
-                return ChallengePage(data=[], pages_num=page, count=0)
-            groups = groups_at(record.member, now)
+            groups = groups_at(record, now)
             group_rows = await group_rows_of(conn, club, groups)
             definitions = catalog().of_club(club)
-            shown = seed001_selection(
-                definitions, member_id, record.member, rows, groups, group_rows, now
-            )
+            shown = seed001_selection(definitions, member_id, record, rows, groups, group_rows, now)
             counts = await store.read_occurrence_counts(conn, (s.occurrence_key for s in shown))
         needle = (search_query or "").strip().lower()
         items = [
-            challenge_out(s, member_id, record.member, counts.get(s.occurrence_key), now)
+            challenge_out(s, member_id, record, counts.get(s.occurrence_key), now)
             for s in shown
             if not s.all_claimed(counts.get(s.occurrence_key))
             and in_category(s.definition, category_id)
@@ -209,10 +213,8 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
         now = ctx.clock.now()
         async with ctx.engine.connect() as conn:
             record, rows = await member_rows(conn, club, member_id)
-            if not record.known:
-                return ChallengeList(result="success", challenges=[])
             definitions = catalog().of_club(club)
-            shown = member_occurrences(definitions, member_id, record.member, rows, now)
+            shown = member_occurrences(definitions, member_id, record, rows, now)
             return await paytronix_list(conn, shown, kind, since, now)
 
     async def group_list(
@@ -279,14 +281,24 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
             if definition.scope == "group":
                 await check_group(caller, conn, club, subject, now)
                 rows = await store.read_progress(conn, club, "group", subject)
-                status = group_status(definition, occ, rows.get(key), now)
+                status = detail_status(group_status(definition, occ, rows.get(key), now))
                 shown = Shown(definition, occ, rows.get(key), status, subject)
             else:
                 record, rows = await member_rows(conn, club, subject)
                 progress = rows.get(key)
-                status = member_status(definition, occ, record.member, progress, now)
-                shown = Shown(definition, occ, progress, status if record.known else None)
+                status = detail_status(member_status(definition, occ, record, progress, now))
+                locked = is_locked(definition, record, now)
+                shown = Shown(definition, occ, progress, status, locked=locked)
         return ChallengeDetail(result="success", challenge=paytronix_out(shown))
+
+    @get(
+        "/v1/challenges/{code:str}/charities",
+        summary="The charitable organizations a member may name when opting in to the challenge",
+    )
+    async def challenge_charities(code: SubjectId, club: Club, caller: CallerParam) -> CharityList:
+        # The definition's own list, the same for every member: any token of the club.
+        require_club(caller, club)
+        return charities_out(definition_of(club, code))
 
     @get(
         "/v1/members/{member_id:str}/challenges/{code:str}/contributions",
@@ -315,6 +327,7 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
         member_challenges,
         *(build[route.scope](route) for route in LIST_ROUTES),
         occurrence_detail,
+        challenge_charities,
         contributions,
     ]
 

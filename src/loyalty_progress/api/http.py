@@ -31,6 +31,7 @@ from loyalty_progress.api.auth import SECURITY_SCHEME, CallerParam, ReadSideAuth
 from loyalty_progress.api.challenges import challenge_routes
 from loyalty_progress.api.context import ReadContext
 from loyalty_progress.api.params import VALIDATION_HANDLERS, Club, SubjectId
+from loyalty_progress.api.query_names import case_insensitive_query
 from loyalty_progress.api.replay import replay_routes
 from loyalty_progress.observability.health import Health
 from loyalty_progress.store.totals import MemberTotals, member_totals
@@ -69,6 +70,7 @@ def _read_router(ctx: ReadContext, auth: ReadSideAuth) -> Router:
         "/",
         route_handlers=read_routes(ctx),
         guards=[auth.guard],
+        middleware=[case_insensitive_query],
         dependencies={"caller": Provide(request_caller, sync_to_thread=False)},
         exception_handlers=VALIDATION_HANDLERS,
         security=[{SECURITY_SCHEME: []}],

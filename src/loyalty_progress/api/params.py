@@ -16,6 +16,7 @@ from litestar.params import HeaderParameter, PathParameter
 from litestar.types import ExceptionHandlersMap
 
 from loyalty_progress.api.context import CLUB_HEADER
+from loyalty_progress.api.query_names import QUERY_NAMES
 
 MAX_ID_LENGTH: Final = 128
 MAX_INT4: Final = 2**31 - 1
@@ -23,20 +24,6 @@ MAX_INT8: Final = 2**63 - 1  # PostgreSQL `bigint` ids (replay jobs)
 
 Club = Annotated[str, HeaderParameter(name=CLUB_HEADER, min_length=1, max_length=MAX_ID_LENGTH)]
 SubjectId = Annotated[str, PathParameter(min_length=1, max_length=MAX_ID_LENGTH)]
-
-# Python parameter names -> the query names clients send (Litestar reports the former).
-_QUERY_NAMES: Final = {
-    "category_id": "CategoryId",
-    "search_query": "SearchQuery",
-    "page": "Page",
-    "items_per_page": "ItemsPerPage",
-    "order_by": "OrderBy",
-    "is_ascending": "IsAscending",
-    "since_date": "sinceDate",
-    "member_id": "memberId",
-    "group_code": "groupCode",
-    "occurrence_index": "occurrence",
-}
 
 
 def unprocessable(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -51,7 +38,7 @@ def unprocessable(_: Request[Any, Any, Any], exc: ValidationException) -> Respon
         if source is not None:  # Litestar's ParamType enum: its value reads better
             source = problem["source"] = str(getattr(source, "value", source))
         if source == "query":
-            key = _QUERY_NAMES.get(key, key)
+            key = QUERY_NAMES.get(key, key)
         elif source == "header" and key == "club":
             key = CLUB_HEADER
         problems.append({**problem, "key": key})

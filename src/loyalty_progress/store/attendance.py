@@ -28,10 +28,12 @@ from loyalty_progress.engine.attendance import (
     Contribution,
     ReceiptContribution,
 )
+from loyalty_progress.engine.attendance.ledger import LedgerLine
 from loyalty_progress.engine.attendance.plan import DayRange, MembershipKey
 from loyalty_progress.store.jsonrows import rows_param, rows_source
 
 _MEMBERSHIP: Final = msgspec.json.Decoder(AttendanceMembership)
+_CONTRIBUTION: Final = msgspec.json.Decoder(Contribution)
 _RECEIPTS: Final = msgspec.json.Decoder(tuple[ReceiptContribution, ...])
 _ENCODER: Final = msgspec.json.Encoder()
 
@@ -357,6 +359,35 @@ async def load_member(
     return membership, days
 
 
+# The receipt event's `occurred_at` comes from its dedupe row (absent once pruned).
+_LOAD_CONTRIBUTIONS = text(
+    """
+    SELECT CAST(jsonb_build_object(
+               'event_id', c.event_id, 'club', c.club, 'edition', c.edition,
+               'member_id', c.member_id, 'receipt_id', c.receipt_id, 'status', c.status,
+               'day', c.day, 'stage', c.stage, 'approved_delta', c.approved_delta,
+               'pending_delta', c.pending_delta, 'counted', c.counted, 'reason', c.reason)
+           AS text) AS contribution,
+           e.occurred_at, c.recorded_at
+    FROM attendance_contributions AS c
+    LEFT JOIN processed_events AS e ON e.stream = 'receipts' AND e.event_id = c.event_id
+    WHERE c.club = :club AND c.edition = :edition AND c.member_id = :member
+    ORDER BY c.recorded_at, c.event_id
+    """
+)
+
+
+async def load_contributions(
+    conn: AsyncConnection, club: str, edition: str, member_id: str
+) -> list[LedgerLine]:
+    """One member's ledger lines of an edition (the view puts them in event order)."""
+    params = {"club": club, "edition": edition, "member": member_id}
+    return [
+        LedgerLine(_CONTRIBUTION.decode(row.contribution), row.occurred_at, row.recorded_at)
+        for row in await conn.execute(_LOAD_CONTRIBUTIONS, params)
+    ]
+
+
 __all__ = [
     "DayRange",
     "LockedMembership",
@@ -365,6 +396,7 @@ __all__ = [
     "claim_due",
     "claim_stale",
     "decode_membership",
+    "load_contributions",
     "load_days",
     "load_member",
     "lock_memberships",

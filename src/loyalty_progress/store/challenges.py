@@ -121,14 +121,8 @@ async def load_groups(
 # --------------------------------------------------------------------------- read side
 
 _MEMBER_READ = text(
-    """
-    SELECT CAST(m.state AS text) AS state,
-           m.member_id IS NOT NULL OR EXISTS (
-               SELECT 1 FROM processed_events AS e
-               WHERE e.club = :club AND e.member_id = :member) AS known
-    FROM (SELECT 1) AS one
-    LEFT JOIN challenge_members AS m ON m.club = :club AND m.member_id = :member
-    """
+    "SELECT CAST(state AS text) AS state FROM challenge_members "
+    "WHERE club = :club AND member_id = :member"
 )
 
 _GROUP_READ = text(
@@ -179,11 +173,11 @@ _LEDGER_READ = text(
 
 @dataclass(frozen=True, slots=True)
 class SubjectRecord:
-    """What the read side knows of a member or group: whether it exists at all (an unknown
-    one gets empty lists) and its record, if any."""
+    """What the read side knows of a group: whether it exists at all (an unknown one gets
+    empty lists) and its record, if any. (Every member of the club exists: a member
+    without a record is one no event has reached yet.)"""
 
     known: bool
-    member: MemberRecord | None = None
     group: GroupRecord | None = None
 
 
@@ -200,10 +194,10 @@ class LedgerLine:
     entry: Entry
 
 
-async def read_member(conn: AsyncConnection, club: str, member_id: str) -> SubjectRecord:
-    row = (await conn.execute(_MEMBER_READ, {"club": club, "member": member_id})).one()
-    record = _MEMBER.decode(row.state) if row.state is not None else None
-    return SubjectRecord(known=bool(row.known), member=record)
+async def read_member(conn: AsyncConnection, club: str, member_id: str) -> MemberRecord | None:
+    """The member's facts (opt-ins, groups, unlocks); None before any of them."""
+    row = (await conn.execute(_MEMBER_READ, {"club": club, "member": member_id})).one_or_none()
+    return _MEMBER.decode(row.state) if row is not None and row.state is not None else None
 
 
 async def read_group(conn: AsyncConnection, club: str, group_code: str) -> SubjectRecord:

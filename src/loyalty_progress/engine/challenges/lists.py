@@ -28,7 +28,12 @@ from loyalty_progress.engine.challenges.occurrences import (
 )
 from loyalty_progress.engine.challenges.responses import ChallengeOut, ChallengePage
 from loyalty_progress.engine.challenges.state import MemberRecord, Progress, ProgressKey
-from loyalty_progress.engine.challenges.status import Status, group_status, member_status
+from loyalty_progress.engine.challenges.status import (
+    Status,
+    group_status,
+    is_locked,
+    member_status,
+)
 
 ListKind = Literal["active", "eligible", "historical"]
 ORDER_FIELDS: Final = ("Id", "Name", "Startdate", "Enddate", "PeopleFinished", "EndsAfter")
@@ -53,6 +58,8 @@ class Shown:
     progress: Progress | None
     status: Status | None
     group_code: str | None = None
+    # Waits for its parent challenge (`requires`) for this member; groups are never locked.
+    locked: bool = False
 
     @property
     def completed(self) -> bool:
@@ -175,7 +182,8 @@ def member_occurrences(
             continue
         for occ in _candidates(d, rows, now):
             progress = rows.get((d.club, d.code, occ.index, "member", member_id))
-            shown.append(Shown(d, occ, progress, member_status(d, occ, record, progress, now)))
+            status = member_status(d, occ, record, progress, now)
+            shown.append(Shown(d, occ, progress, status, locked=is_locked(d, record, now)))
     return shown
 
 
@@ -195,6 +203,13 @@ def group_occurrences(
             status = group_status(d, occ, progress, now)
             shown.append(Shown(d, occ, progress, status, group_code))
     return shown
+
+
+def detail_status(status: Status | None) -> Status:
+    """The occurrence detail always names one of the six statuses. Without one (an
+    occurrence over that the subject never attempted) it reads `EXPIRED`: it ended
+    unfinished for them. The lists still leave such occurrences out of `historical`."""
+    return status or "EXPIRED"
 
 
 def in_list(kind: ListKind, status: Status | None, occ: Occurrence, now: datetime) -> bool:

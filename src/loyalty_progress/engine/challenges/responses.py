@@ -1,7 +1,7 @@
 """The read side's challenge responses, as the seeds shape them: seed 001's member-app list
 (`ChallengePage` of `ChallengeOut`), seed 002's Paytronix lists and detail
-(`ChallengeList`, `ChallengeDetail`), and the ledger (`Contributions`). Wire shapes only;
-`views` fills them."""
+(`ChallengeList`, `ChallengeDetail`) and charitable organizations (`CharityList`), and the
+ledger (`Contributions`). Wire shapes only; `views` fills them."""
 
 from __future__ import annotations
 
@@ -94,8 +94,9 @@ class CounterOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PaytronixChallenge(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Seed 002 Challenge, plus the occurrence, the group (group challenges) and when it
-    was completed."""
+    """Seed 002 Challenge, plus the occurrence, the group (group challenges), when it
+    was completed, and whether it waits for its parent challenge (`isLocked`: the status
+    stays one of the six, as the member-app list's `IsLocked` sits beside its status)."""
 
     code: str
     name: str
@@ -108,6 +109,7 @@ class PaytronixChallenge(msgspec.Struct, frozen=True, kw_only=True, rename="came
     group_code: str | None
     completed_at: datetime | None
     counters: list[CounterOut]
+    is_locked: bool = False
 
 
 class ChallengeList(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,3 +151,17 @@ class Contributions(msgspec.Struct, frozen=True, kw_only=True):
     member_id: str
     data: list[ContributionOut]
     count: int
+
+
+class CharitableOrganizationSummary(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A charitable organization a member may name when opting in to a challenge."""
+
+    code: str
+    display_name: str
+    icon_code: str | None
+
+
+class CharityList(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    result: str
+    challenge_code: str
+    charitable_organizations: list[CharitableOrganizationSummary]

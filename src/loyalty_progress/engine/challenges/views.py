@@ -21,6 +21,7 @@ from loyalty_progress.definitions.challenge import (
     TRIGGER_NUMBERS,
     ChallengeDefinition,
     ChallengePrize,
+    Charity,
     Operator,
     Trigger,
     TriggerType,
@@ -35,6 +36,8 @@ from loyalty_progress.engine.challenges.lists import Finishers, Shown
 from loyalty_progress.engine.challenges.responses import (
     CategoryOut,
     ChallengeOut,
+    CharitableOrganizationSummary,
+    CharityList,
     ContributionOut,
     CounterDetailOut,
     CounterOut,
@@ -282,6 +285,7 @@ def paytronix_out(shown: Shown) -> PaytronixChallenge:
         group_code=shown.group_code,
         completed_at=progress.completed.occurred_at if progress and progress.completed else None,
         counters=_counters(progress_view(d, progress), group),
+        is_locked=shown.locked,
     )
 
 
@@ -308,4 +312,19 @@ def contribution_out(e: Entry, occurrence: int | None, recorded_at: datetime) ->
         reverses=e.reverses,
         reversed_by=e.reversed_by,
         recorded_at=recorded_at,
+    )
+
+
+def charity_out(charity: Charity) -> CharitableOrganizationSummary:
+    """A definition's charity as the opt-in screen shows it; without a name, its code."""
+    return CharitableOrganizationSummary(
+        code=charity.code, display_name=charity.name or charity.code, icon_code=charity.icon
+    )
+
+
+def charities_out(definition: ChallengeDefinition) -> CharityList:
+    return CharityList(
+        result="success",
+        challenge_code=definition.code,
+        charitable_organizations=[charity_out(c) for c in definition.charities],
     )
