@@ -93,6 +93,7 @@ async def test_seed001_list_filters_sorts_pages_and_leaves_out_hidden_challenges
         "TriggerFrequency": 200,
         "ActionLeft": 50,
         "Progress": 75,
+        "TriggerStatus": "InProgress",
     }
     assert (coffee["IsLocked"], coffee["Visible"], coffee["Status"]) == (0, True, "ACTIVE")
 

@@ -191,6 +191,9 @@ def test_json_style_timestamps_and_every_optional_field() -> None:
         (lambda d: d.update(recurrence="daily"), "recurrence", "weekly, monthly"),
         (lambda d: d.update(max_winners=0), "max_winners", ">= 1"),
         (lambda d: d.update(visible="yes"), "visible", "true or false"),
+        (lambda d: d.update(notify="reward_issued"), "notify", "list"),
+        (lambda d: d.update(notify=["reward_issued", "push"]), "notify[1]", "one of"),
+        (lambda d: d.update(notify=["reward_issued"] * 2), "notify[1]", "duplicate"),
         (lambda d: d.update(requires="earn-1000"), "requires", "itself"),
         (lambda d: d.update(scope="group", requires="x"), "requires", "member-scope"),
         (lambda d: d.update(colour="red"), "colour", "unknown"),
@@ -275,3 +278,21 @@ def test_requirements_must_name_an_existing_member_challenge_without_cycles() ->
         check_challenges([_with(code="parent", scope="group"), child], "set")
     with pytest.raises(DefinitionError, match="defined twice"):
         check_challenges([parent, parent], "set")
+
+
+def test_notifications_default_to_every_kind_when_visible_and_to_rewards_when_hidden() -> None:
+    assert parse_challenge(raw(), "x.yaml").notices == {
+        "challenge_completed",
+        "milestone_reached",
+        "reward_issued",
+        "challenge_expired",
+    }
+    hidden = parse_challenge({**raw(), "visible": False}, "x.yaml")
+    assert (hidden.notify, hidden.notices) == (None, {"reward_issued"})
+    explicit = {**raw(), "visible": False, "notify": ["challenge_expired", "challenge_completed"]}
+    assert parse_challenge(explicit, "x.yaml").notify == (
+        "challenge_completed",
+        "challenge_expired",
+    )
+    assert parse_challenge({**raw(), "notify": []}, "x.yaml").notices == frozenset()
+    assert parse_challenge({**raw(), "notify": None}, "x.yaml").notify is None

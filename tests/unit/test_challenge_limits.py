@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges import (
     ChallengeState,
     WinnersNotLoaded,
     apply_challenges,
+    expire_occurrences,
     is_locked,
     progress_view,
 )
@@ -79,6 +81,31 @@ def test_a_challenge_is_locked_until_its_parent_is_completed() -> None:
     assert entry.reason == "locked"
 
 
+EARN_1000 = challenge()  # seed 001's "Earn 1000 Points"
+EARN_MORE = challenge(code="earn-more", requires="earn-1000", milestones=[])
+
+
+@pytest.mark.parametrize("order", [[EARN_1000, EARN_MORE], [EARN_MORE, EARN_1000]])
+@pytest.mark.parametrize("one_batch", [False, True])
+def test_the_event_that_unlocks_a_child_does_not_count_toward_it(
+    order: list[ChallengeDefinition], one_batch: bool
+) -> None:
+    driver = Driver(order)
+    first = points(500, at(2))
+    unlocking = points(500, at(3), event_id="unlocking")
+    if one_batch:
+        driver.feed(first, unlocking)
+    else:
+        driver.feed_each(first, unlocking)
+    assert driver.members[(CLUB, "m1")].unlocks == {"earn-1000": at(3)}
+    entry = driver.ledger[(CLUB, "earn-more", 0, "m1", "unlocking")].entry
+    assert (entry.reason, entry.counted_for) == ("locked", ())
+    driver.feed(points(200, at(3), event_id="same-instant"), points(300, at(4)))
+    assert driver.ledger[(CLUB, "earn-more", 0, "m1", "same-instant")].entry.reason == "locked"
+    assert progress_view(EARN_MORE, driver.row(code="earn-more")).groups[0].triggers[0].value == 300
+    assert not is_locked(EARN_MORE, driver.members[(CLUB, "m1")], at(3))
+
+
 def test_events_after_the_parent_completion_count_even_when_processed_first() -> None:
     driver = Driver([PARENT, CHILD])
     driver.feed(points(1000, at(5)))  # processed while locked...
@@ -122,3 +149,33 @@ def test_a_group_milestone_is_reached_once_with_its_own_prize() -> None:
     driver.feed(points(500, at(3)))
     assert driver.types()[2:] == ["challenge_completed", "reward_issued"]
     assert driver.rewards[1].prize.reward_id == 7
+
+
+def test_a_hidden_challenge_issues_its_prize_and_tells_only_of_the_reward() -> None:
+    hidden = challenge(visible=False)
+    driver = Driver([hidden])
+    driver.feed(points(1000, at(2)))
+    assert driver.types() == ["reward_issued"]
+    assert len(driver.rewards) == 1
+
+
+def test_notify_names_the_notifications_a_challenge_sends() -> None:
+    silent = challenge(code="silent", visible=False, notify=[])
+    told = challenge(code="told", visible=False, notify=["challenge_completed"])
+    driver = Driver([silent, told])
+    driver.feed(points(1000, at(2)))
+    assert [(n.type, n.properties["challenge_code"]) for n in driver.notifications] == [
+        ("challenge_completed", "told")
+    ]
+    assert sorted(r.reason for r in driver.rewards) == ["silent/completed", "told/completed"]
+
+
+def test_a_hidden_challenge_sends_no_expiry_notice() -> None:
+    hidden = challenge(visible=False)
+    driver = Driver([hidden])
+    driver.feed(points(10, at(2)))
+    row = driver.row()
+    assert row is not None
+    outcome = expire_occurrences([row], [hidden], driver.now)
+    assert outcome.progress[row.key].expired_at == driver.now
+    assert outcome.notifications == []

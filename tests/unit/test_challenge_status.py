@@ -133,6 +133,27 @@ def test_the_charity_named_on_opt_in_is_kept_and_reported_on_completion() -> Non
     assert driver.notifications[0].properties["charity_code"] == "unicef"
 
 
+def test_an_opt_in_naming_a_charity_the_challenge_does_not_list_stands_without_it() -> None:
+    driver = Driver([OPT_IN])
+    driver.feed(
+        member_event("opted_in", at(2), challenge="earn-1000", charity="no-such-charity"),
+        points(1000, at(3)),
+    )
+    [completed] = [n for n in driver.notifications if n.type == "challenge_completed"]
+    assert "charity_code" not in completed.properties
+    assert value(driver) == 1000  # the opt-in itself counts
+
+
+def test_a_charity_code_on_a_challenge_without_charities_is_not_passed_on() -> None:
+    driver = Driver([challenge(enrollment="opt_in")])
+    driver.feed(
+        member_event("opted_in", at(2), challenge="earn-1000", charity="red-cross"),
+        points(1000, at(3)),
+    )
+    [completed] = [n for n in driver.notifications if n.type == "challenge_completed"]
+    assert "charity_code" not in completed.properties
+
+
 def test_group_statuses_follow_progress_and_the_occurrence() -> None:
     from loyalty_progress.engine.challenges import group_status
 

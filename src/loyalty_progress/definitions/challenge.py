@@ -37,6 +37,9 @@ Enrollment = Literal["auto", "opt_in"]
 Scope = Literal["member", "group"]
 Recurrence = Literal["weekly", "monthly"]
 PrizeType = Literal["points", "voucher", "reward"]
+# The member notifications a challenge sends (`notify`); reward issuances are not among
+# them: a prize is always issued, `reward_issued` only tells the member about it.
+Notice = Literal["challenge_completed", "milestone_reached", "reward_issued", "challenge_expired"]
 
 TRIGGER_TYPES: Final[tuple[TriggerType, ...]] = get_args(TriggerType)
 # The member-app challenge list numbers its trigger types 1-6; files may use either form.
@@ -56,6 +59,10 @@ DISTINCT_TRIGGERS: Final = frozenset({"distinct_stores", "distinct_items"})
 # Only a money amount may have a fractional target; everything else counts whole things.
 FRACTIONAL_TARGETS: Final = frozenset({"receipt_amount"})
 MAX_CODE_LENGTH: Final = 128
+NOTICES: Final[tuple[Notice, ...]] = get_args(Notice)
+# A hidden challenge is a surprise: the member hears of the prize, never of a challenge
+# they were not shown (no completion, milestone or expiry messages).
+HIDDEN_NOTICES: Final[tuple[Notice, ...]] = ("reward_issued",)
 
 
 class Category(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,11 +139,20 @@ class ChallengeDefinition(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     recurrence: Recurrence | None = None
     charities: tuple[Charity, ...] = ()
     milestones: tuple[Milestone, ...] = ()
+    notify: tuple[Notice, ...] | None = None  # None: as `visible` says (see `notices`)
 
     @functools.cached_property
     def triggers(self) -> tuple[Trigger, ...]:
         """Every trigger, groups in order (computed once per definition)."""
         return tuple(t for g in self.groups for t in g.triggers)
+
+    @functools.cached_property
+    def notices(self) -> frozenset[Notice]:
+        """The notification types the challenge sends: `notify`, or by default every type
+        when it is visible and only `reward_issued` when it is hidden."""
+        if self.notify is not None:
+            return frozenset(self.notify)
+        return frozenset(NOTICES if self.visible else HIDDEN_NOTICES)
 
 
 # --------------------------------------------------------------------------- validation
@@ -162,6 +178,7 @@ _TOP_FIELDS: Final = frozenset(
         "charities",
         "groups",
         "milestones",
+        "notify",
     }
 )
 _TRIGGER_FIELDS: Final = frozenset(
@@ -310,7 +327,15 @@ def parse_challenge(raw: dict[str, Any], source: str) -> ChallengeDefinition:
         charities=_charities(r, raw.get("charities") or ()),
         groups=groups,
         milestones=_milestones(r, raw.get("milestones") or (), groups),
+        notify=r.optional(raw, "notify", "", lambda v, p: _notify(r, v, p)),
     )
+
+
+def _notify(r: _Reader, value: object, path: str) -> tuple[Notice, ...]:
+    """The notification types listed (`[]`: none), in their canonical order."""
+    kinds = [r.choice(v, f"{path}[{i}]", NOTICES) for i, v in enumerate(r.sequence(value, path))]
+    _unique(r, [(k, f"{path}[{i}]") for i, k in enumerate(kinds)])
+    return tuple(k for k in NOTICES if k in kinds)
 
 
 def _plain_text(r: _Reader, value: object, path: str) -> str:

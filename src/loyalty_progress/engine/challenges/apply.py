@@ -326,7 +326,7 @@ class _Engine:
             recipients=self._recipients(row, cause.occurred_at),
             winners_so_far=lambda: self.ws.winners_so_far(row.occurrence_key),
             satisfied_at=lambda: self._satisfied_at(definition, row, cause),
-            charity_code=timeline.charity_at(record, row.code, cause.occurred_at),
+            charity_code=timeline.charity_at(record, definition, cause.occurred_at),
         )
         if result is None:
             return

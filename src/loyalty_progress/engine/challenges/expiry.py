@@ -67,6 +67,8 @@ def expire_occurrences(
             continue
         row = replace(row, expired_at=now)
         outcome.progress[row.key] = row
+        if "challenge_expired" not in definition.notices:
+            continue
         for member_id in _recipients(row, groups or {}):
             outcome.notifications.append(effects.expired(definition, row, member_id, now))
     return outcome

@@ -7,8 +7,9 @@ now -> the occurrences shown, each with its Paytronix status (`Shown`).
 - Paytronix lists: active = in progress or opted in ahead of the start; eligible = can
   opt in (again); historical = completed, expired, or opted out of an ended occurrence.
 
-Limited challenges whose prizes are all won by others drop out of every list but the
-historical one (`Shown.all_claimed`, from the finisher counts the store sums).
+Limited challenges whose prizes are all won drop out of every list but the historical one
+for the subjects that did not complete them (`Shown.all_claimed`, from the finisher counts
+the store sums); a subject that completed one, winner or not, keeps seeing it.
 """
 
 from __future__ import annotations
@@ -70,11 +71,11 @@ class Shown:
         return (self.definition.club, self.definition.code, self.occurrence.index)
 
     def all_claimed(self, counts: Finishers | None) -> bool:
-        """A limited challenge whose prizes are all won, by others than this subject."""
+        """A limited challenge whose prizes are all won, and which this subject did not
+        complete: a subject that completed it (a winner, or too late to win) keeps it."""
         limit = self.definition.max_winners
         won = counts.winners if counts else 0
-        winner = self.progress is not None and self.progress.winner is True
-        return limit is not None and won >= limit and not winner
+        return limit is not None and won >= limit and not self.completed
 
 
 def shown_occurrence(definition: ChallengeDefinition, now: datetime) -> Occurrence | None:

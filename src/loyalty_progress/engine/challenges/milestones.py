@@ -14,7 +14,9 @@ After every change to a subject's counters its progress row is evaluated:
   milestones, completion and issued rewards as they are.
 
 Whole-challenge milestones send no `milestone_reached` of their own: `challenge_completed`
-already tells the member. Group milestones send `milestone_reached`.
+already tells the member. Group milestones send `milestone_reached`. Only the kinds the
+definition's `notify` names are sent (a hidden challenge: `reward_issued` only); rewards
+are issued whatever it says.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from datetime import datetime
 import msgspec
 
 from loyalty_progress.contract.outputs import Notification, RewardIssuance
-from loyalty_progress.definitions.challenge import ChallengeDefinition, Milestone
+from loyalty_progress.definitions.challenge import NOTICES, ChallengeDefinition, Milestone
 from loyalty_progress.engine.challenges import effects
 from loyalty_progress.engine.challenges.effects import Cause
 from loyalty_progress.engine.challenges.expression import combine, groups_satisfied
@@ -107,4 +109,7 @@ def evaluate(
             )
             result.notifications.extend(notes)
             result.rewards.extend(rewards)
+    if len(definition.notices) < len(NOTICES):
+        wanted = definition.notices
+        result.notifications = [n for n in result.notifications if n.type in wanted]
     return result

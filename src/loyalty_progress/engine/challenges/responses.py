@@ -6,10 +6,13 @@ ledger (`Contributions`). Wire shapes only; `views` fills them."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
 Number = int | float
+# Seed 001's "Trigger Status: Completed": the trigger's live counter meets its target.
+TriggerStatus = Literal["Completed", "InProgress"]
 
 
 class CategoryOut(msgspec.Struct, frozen=True, kw_only=True, rename="pascal"):
@@ -43,6 +46,7 @@ class TriggerProgressOut(msgspec.Struct, frozen=True, kw_only=True, rename="pasc
     trigger_frequency: Number
     action_left: Number
     progress: int
+    trigger_status: TriggerStatus
 
 
 class GroupProgressOut(msgspec.Struct, frozen=True, kw_only=True, rename="pascal"):

@@ -28,7 +28,7 @@ from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges.occurrences import Occurrence
 from loyalty_progress.engine.challenges.state import MemberRecord, Progress
 from loyalty_progress.engine.challenges.tally import counter_values, has_progress
-from loyalty_progress.engine.challenges.timeline import enrollment_block, locked
+from loyalty_progress.engine.challenges.timeline import enrollment_block, locked_now
 
 Status = Literal["ELIGIBLE", "OPTED_IN", "ACTIVE", "COMPLETED", "EXPIRED", "OPTED_OUT"]
 
@@ -80,4 +80,4 @@ def group_status(
 
 
 def is_locked(definition: ChallengeDefinition, record: MemberRecord | None, now: datetime) -> bool:
-    return locked(record, definition, now)
+    return locked_now(record, definition, now)

@@ -52,12 +52,18 @@ def opted_in_at(record: MemberRecord | None, definition: ChallengeDefinition, at
     return enrollment_block(record, definition, at) is None
 
 
-def charity_at(record: MemberRecord | None, code: str, at: datetime) -> str | None:
-    """The charity named on the member's latest opt-in to `code` at `at`."""
-    opt_ins = [
-        f for f in _applying(record.facts if record else (), code, at) if f.kind == "opted_in"
-    ]
-    return opt_ins[-1].charity_code if opt_ins else None
+def charity_at(
+    record: MemberRecord | None, definition: ChallengeDefinition, at: datetime
+) -> str | None:
+    """The charity named on the member's latest opt-in to the challenge at `at`, when it is
+    one of the challenge's `charities`. A code that is not (a typo, a charity taken off
+    the list) is ignored: the opt-in stands, and no unknown charity is passed on."""
+    facts = _applying(record.facts if record else (), definition.code, at)
+    opt_ins = [f for f in facts if f.kind == "opted_in"]
+    named = opt_ins[-1].charity_code if opt_ins else None
+    if named is None or all(c.code != named for c in definition.charities):
+        return None
+    return named
 
 
 def has_opt_fact(record: MemberRecord | None, code: str) -> bool:
@@ -92,9 +98,18 @@ def members_at(roster: Iterable[MemberFact], at: datetime) -> tuple[str, ...]:
 
 
 def locked(record: MemberRecord | None, definition: ChallengeDefinition, at: datetime) -> bool:
-    """A challenge with `requires` is locked until the member completed the parent; events
-    that occurred before that instant do not count."""
+    """Whether an event at `at` is kept from a challenge with `requires`: every event up to
+    and including the instant the member completed the parent. The event that unlocks
+    the challenge (and any other at that instant) went into the parent, not the child."""
     if definition.requires is None:
         return False
     unlocked_at = record.unlocks.get(definition.requires) if record else None
-    return unlocked_at is None or at < unlocked_at
+    return unlocked_at is None or at <= unlocked_at
+
+
+def locked_now(record: MemberRecord | None, definition: ChallengeDefinition, now: datetime) -> bool:
+    """`IsLocked` at `now`: the member has not completed the parent by `now`."""
+    if definition.requires is None:
+        return False
+    unlocked_at = record.unlocks.get(definition.requires) if record else None
+    return unlocked_at is None or now < unlocked_at

@@ -212,6 +212,7 @@ def _group_progress(view: ChallengeView) -> list[GroupProgressOut]:
                     trigger_frequency=_number(t.target),
                     action_left=_number(t.action_left),
                     progress=t.progress,
+                    trigger_status="Completed" if t.satisfied else "InProgress",
                 )
                 for t in g.triggers
             ],
@@ -241,6 +242,14 @@ def _counters(view: ChallengeView, group: bool) -> list[CounterOut]:
     ]
 
 
+def people_finished(definition: ChallengeDefinition, counts: Finishers | None) -> int:
+    """Completions of the occurrence; of a limited challenge, its winners: a completion
+    that came after the last prize finished nothing the member can win."""
+    if counts is None:
+        return 0
+    return counts.winners if definition.max_winners is not None else counts.people_finished
+
+
 def challenge_out(
     shown: Shown,
     member_id: str,
@@ -256,7 +265,7 @@ def challenge_out(
         description=d.description,
         startdate=occ.starts_at,
         enddate=occ.ends_at,
-        people_finished=counts.people_finished if counts else 0,
+        people_finished=people_finished(d, counts),
         ends_after=_days_left(occ.ends_at, now),
         is_locked=int(d.scope == "member" and is_locked(d, record, now)),
         visible=d.visible,
@@ -268,6 +277,15 @@ def challenge_out(
         occurrence=occ.index,
         completed=shown.completed,
     )
+
+
+def completed_at(progress: Progress | None) -> datetime | None:
+    """When the condition became true: `satisfied_at`, the instant a clean pass in time
+    order first meets the goal (not the instant of the event that happened to be processed
+    last, which may be older than the reading that completed the condition)."""
+    if progress is None or progress.completed is None:
+        return None
+    return progress.completed.satisfied_at or progress.completed.occurred_at
 
 
 def paytronix_out(shown: Shown) -> PaytronixChallenge:
@@ -283,7 +301,7 @@ def paytronix_out(shown: Shown) -> PaytronixChallenge:
         occurrence=occ.index,
         occurrence_code=f"{d.code}#{occ.index}",
         group_code=shown.group_code,
-        completed_at=progress.completed.occurred_at if progress and progress.completed else None,
+        completed_at=completed_at(progress),
         counters=_counters(progress_view(d, progress), group),
         is_locked=shown.locked,
     )
