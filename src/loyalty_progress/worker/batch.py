@@ -13,6 +13,7 @@ from loyalty_progress.contract.events import InputEvent, InputStream, ReceiptEve
 from loyalty_progress.contract.outputs import DeadLetter, OutputMessage
 from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.engine.batch import apply_batch, receipt_keys
+from loyalty_progress.engine.fact_order import in_fact_order
 from loyalty_progress.store import batch as store
 from loyalty_progress.store.outbox import OutboxRow
 from loyalty_progress.worker.rules import BatchContext, BatchRule
@@ -88,7 +89,7 @@ async def commit_batch(
             for rule in rules:
                 messages += await rule.apply(conn, context)
         outbox_rows = await store.save_batch(
-            conn, outcome.receipts.values(), outcome.totals, messages
+            conn, outcome.receipts.values(), outcome.totals, in_fact_order(messages, fresh)
         )
     return BatchResult(
         applied=len(fresh),
