@@ -77,6 +77,11 @@ def test_any_cut_into_batches_gives_the_same_notifications_in_the_same_order(
         batches.append(events[start:end])
         start = end
     cut, one_by_one = Store(), Store()
+    if data.draw(st.booleans()):  # a member since March: its failure is settled on the way
+        for store in (cut, one_by_one):
+            store.batch(
+                [receipt_event("march", "approved", 100, "2026-03-05 12:00")], "2026-03-05 13:00"
+            )
     for batch in batches:
         cut.batch(batch, NOW)
     for event in events:

@@ -8,10 +8,11 @@ The store calls, per batch and edition:
    new members, as for receipts), and load, per member, the day rows of every stage in
    `touched_stages` (all days of those stages: completion counts the whole month);
 3. `apply_receipts(edition, MemberAttendance(...), transitions, now)` per member;
-   transitions are applied one at a time, and each one's facts (attendance completed,
-   stage completed, then what settling the membership records) follow it in the
-   outcome, so the notifications and their properties are the same however the
-   member's receipts were cut into batches;
+   the membership is settled first (time-driven facts already due), then transitions
+   are applied one at a time, each one's facts (attendance completed, stage completed,
+   then what settling the changed membership records) right after it, so the
+   notifications and their properties are the same however the member's receipts were
+   cut into batches;
 4. write `outcome.membership` (with `outcome.due_at`), upsert `outcome.days`, add
    `outcome.notifications` and `outcome.rewards` to the outbox, and keep
    `outcome.contributions` as the ledger (refused ones say why).
@@ -257,17 +258,17 @@ def _completions(batch: _Batch, step: _Step) -> list[Notification]:
 def _settle(
     batch: _Batch, notes: list[Notification], rewards: list[RewardIssuance]
 ) -> AttendanceMembership | None:
-    """Record what the membership as it now stands makes due, as a batch of this one
-    transition would. Settling an unchanged membership again records nothing, so the
-    caller settles only after a change: per batch, usually once."""
+    """Record what the membership as it now stands makes due, as a batch ending here
+    would. Settling an unchanged membership again records nothing, so the caller
+    settles at the start and then only after a change: per batch, usually once."""
     if batch.membership is None:
         return None
-    edition, now = batch.edition, batch.now
-    settled, more_notes, more_rewards = settle(edition, batch.membership, now)
+    settled, more_notes, more_rewards = settle(batch.edition, batch.membership, batch.now)
     notes.extend(more_notes)
     rewards.extend(more_rewards)
+    # `ended` stays as computed at the start: at one instant, nothing a receipt changes
+    # (joining an open stage, completing one) or settling records ends a membership.
     batch.membership = settled
-    batch.ended = progress(edition, settled, now).status == "ended"
     return settled
 
 
@@ -299,15 +300,15 @@ def apply_receipts(
     ledger: list[Contribution] = []
     notes: list[Notification] = []
     rewards: list[RewardIssuance] = []
-    settled: AttendanceMembership | None = None
+    # What came due before the batch (the scheduler may lag) first: it happened before
+    # any of the batch's receipts was processed.
+    settled = _settle(batch, notes, rewards)
     for transition in transitions:
         step = batch.apply(transition)
         ledger.append(step.line)
         notes.extend(_completions(batch, step))
         if batch.membership is not settled:
             settled = _settle(batch, notes, rewards)
-    if batch.membership is not settled:
-        settled = _settle(batch, notes, rewards)
     return AttendanceOutcome(
         membership=settled,
         days=tuple(batch.days[d] for d in sorted(batch.changed)),
