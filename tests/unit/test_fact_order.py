@@ -1,6 +1,7 @@
 """A batch's messages go to the outbox in the order of the facts that caused them: by the
-batch position of each message's cause, one event's messages in the order of the steps,
-a message without a cause in the batch right after the member's message before it."""
+batch position of each message's cause, one event's messages in the order of the steps;
+a message without a cause in the batch right after the member's message before it in its
+step, or, first in its step, before the member's first event."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def test_each_event_s_messages_follow_it_whichever_step_made_them() -> None:
         note("reward_issued"),
         reward,
     ]
-    ordered = in_fact_order([*receipts, letter, *attendance], events)
+    ordered = in_fact_order([[*receipts, letter], attendance], events)
     assert names(ordered) == [
         "DeadLetter",
         "approved:m1:e1",
@@ -90,10 +91,19 @@ def test_each_event_s_messages_follow_it_whichever_step_made_them() -> None:
     ]
 
 
-def test_a_causeless_message_after_another_member_s_goes_with_its_member_s_first_event() -> None:
-    events = [event("e1"), event("e2", member="m2")]
-    ordered = in_fact_order(
-        [note("approved", "e1"), note("approved", "e2", member="m2"), note("stage_failed")],
-        events,
-    )
-    assert names(ordered) == ["approved:m1:e1", "stage_failed:m1:", "approved:m2:e2"]
+def test_a_fact_due_before_the_batch_goes_before_the_member_s_first_event() -> None:
+    events = [event("e1", member="m2"), event("e2"), event("e3")]
+    receipts: list[OutputMessage] = [
+        note("approved", "e1", member="m2"),
+        note("approved", "e2"),
+        note("approved", "e3"),
+    ]
+    attendance: list[OutputMessage] = [note("stage_failed"), note("day", "e2")]
+    ordered = in_fact_order([receipts, attendance], events)
+    assert names(ordered) == [
+        "approved:m2:e1",
+        "stage_failed:m1:",
+        "approved:m1:e2",
+        "day:m1:e2",
+        "approved:m1:e3",
+    ]

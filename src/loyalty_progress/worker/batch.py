@@ -78,7 +78,10 @@ async def commit_batch(
             on_locked()
         fresh = [e for e in events if e.event_id in new_ids]
         outcome = apply_batch(fresh, receipts, now)
-        messages: list[OutputMessage] = [*outcome.notifications, *outcome.rewards, *dead_letters]
+        # One list per step, each in the order of its facts (see `in_fact_order`).
+        steps: list[Sequence[OutputMessage]] = [
+            [*outcome.notifications, *outcome.rewards, *dead_letters]
+        ]
         if rules and fresh:
             context = BatchContext(
                 events=fresh,
@@ -87,9 +90,9 @@ async def commit_batch(
                 now=now,
             )
             for rule in rules:
-                messages += await rule.apply(conn, context)
+                steps.append(await rule.apply(conn, context))
         outbox_rows = await store.save_batch(
-            conn, outcome.receipts.values(), outcome.totals, in_fact_order(messages, fresh)
+            conn, outcome.receipts.values(), outcome.totals, in_fact_order(steps, fresh)
         )
     return BatchResult(
         applied=len(fresh),
