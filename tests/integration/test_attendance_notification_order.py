@@ -34,11 +34,13 @@ async def publish_then_process(redis: Redis, settings: Settings, *bodies: dict[s
 
 
 def published_by(notes: list[dict[str, Any]], member: str) -> list[tuple[str, dict[str, Any]]]:
-    """A member's notifications in published order, receipt ids without the member."""
+    """A member's notifications in published order, receipt ids without the member and
+    reward ids (derived from the member) left out."""
     found = []
     for note in notes:
         if note["member_id"] == member:
             properties = dict(note["properties"])
+            properties.pop("reward_id", None)
             if "receipt_id" in properties:
                 properties["receipt_id"] = properties["receipt_id"].removeprefix(f"{member}-")
             found.append((note["type"], properties))
