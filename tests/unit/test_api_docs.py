@@ -120,6 +120,9 @@ SAMPLES = [
     (InputStream.MEMBERS, {**COMMON, "kind": "joined_group", "group_code": "g"}),
     (InputStream.MEMBERS, {**COMMON, "kind": "left_group", "tier": 1}),
     (InputStream.MEMBERS, {**COMMON, "kind": "tier_changed", "tier": 10_001}),
+    (InputStream.MEMBERS, {**COMMON, "kind": "prize_claimed", "reward_id": "r-1"}),
+    (InputStream.MEMBERS, {**COMMON, "kind": "prize_claimed"}),
+    (InputStream.MEMBERS, {**COMMON, "kind": "prize_claimed", "reward_id": ""}),
 ]
 
 
@@ -145,6 +148,7 @@ READ_PATHS = (
     "/v1/groups/{group_code}/challenges/historical",
     "/v1/challenges/{code}/occurrences/{index}",
     "/v1/members/{member_id}/challenges/{code}/contributions",
+    "/v1/members/{member_id}/prize_history",
 )
 
 
@@ -192,6 +196,7 @@ def test_openapi_lists_the_query_parameters(
         ("/v1/members/{member_id}/challenges/eligible", "ChallengeList"),
         ("/v1/challenges/{code}/occurrences/{index}", "ChallengeDetail"),
         ("/v1/members/{member_id}/challenges/{code}/contributions", "Contributions"),
+        ("/v1/members/{member_id}/prize_history", "PrizeHistory"),
     ],
 )
 def test_openapi_response_schemas_and_validation_status(

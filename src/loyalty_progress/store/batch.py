@@ -31,6 +31,7 @@ from loyalty_progress.store.outbox import (
     OutboxRow,
     insert_sql,
     inserted_rows,
+    issued_prizes_sql,
     message_rows,
 )
 
@@ -246,7 +247,8 @@ _SAVE_BATCH = text(
     WITH saved_receipts AS ({_SAVE_RECEIPTS}),
          added_totals AS ({_add_totals_sql()}),
          added_store_days AS ({_ADD_STORE_DAYS}),
-         set_gauges AS ({_SET_GAUGES})
+         set_gauges AS ({_SET_GAUGES}),
+         issued_prizes AS ({issued_prizes_sql("prizes")})
     {_ADD_OUTBOX}
     """
 )
@@ -306,6 +308,7 @@ async def save_batch(
             ),
             "gauges": rows_param(_gauge_rows(delta)),
             "messages": rows.messages,
+            "prizes": rows.prizes,
         },
     )
     return inserted_rows(result, rows.encoded)

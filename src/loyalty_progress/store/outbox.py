@@ -13,10 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
 from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_progress.contract.outputs import OutputMessage, encode, message_id, output_stream
+from loyalty_progress.contract.outputs import (
+    OutputMessage,
+    RewardIssuance,
+    encode,
+    encode_prize,
+    message_id,
+    output_stream,
+)
 from loyalty_progress.store.jsonrows import rows_param, rows_source
 
 
@@ -53,17 +61,42 @@ def insert_sql(param: str) -> str:
     """
 
 
-_INSERT = text(insert_sql("rows"))
+_PRIZE_COLUMNS: Final = [
+    ("club", "text"),
+    ("reward_id", "text"),
+    ("member_id", "text"),
+    ("prize", "jsonb"),
+    ("reason", "text"),
+    ("issued_at", "timestamptz"),
+    ("expires_at", "timestamptz"),
+]
+
+
+def issued_prizes_sql(param: str) -> str:
+    """The INSERT of the reward issuances in JSON parameter `:param` into `prizes`, next
+    to their outbox rows (a CTE of the same statement): every prize the product published
+    is known when the rewards system reports its claim. An issuance computed again adds
+    nothing, and never touches a claim."""
+    return f"""
+    INSERT INTO prizes (club, reward_id, member_id, prize, reason, issued_at, expires_at)
+    SELECT * FROM {rows_source(param, _PRIZE_COLUMNS)} AS p
+    ORDER BY 1, 2
+    ON CONFLICT (club, reward_id) DO NOTHING
+    """
+
+
+_INSERT = text(f"WITH issued_prizes AS ({issued_prizes_sql('prizes')}) {insert_sql('rows')}")
 
 Encoded = dict[str, tuple[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
 class MessageRows:
-    """The JSON parameter of `insert_sql`, and each message's stream and payload by id (to
-    return the inserted rows without reading them back)."""
+    """The JSON parameters of `insert_sql` and `issued_prizes_sql`, and each message's
+    stream and payload by id (to return the inserted rows without reading them back)."""
 
     messages: str
+    prizes: str
     encoded: Encoded
 
 
@@ -71,10 +104,31 @@ def message_rows(messages: Sequence[OutputMessage]) -> MessageRows:
     """Messages in the order given. A fact computed twice keeps its first copy, as a
     second batch would have kept it."""
     encoded: Encoded = {}
+    issued: list[tuple[object, ...]] = []
     for message in messages:
-        encoded.setdefault(message_id(message), (output_stream(message).value, encode(message)))
+        key = message_id(message)
+        if key in encoded:
+            continue
+        encoded[key] = (output_stream(message).value, encode(message))
+        if isinstance(message, RewardIssuance):
+            issued.append(_prize_row(message))
     return MessageRows(
-        messages=rows_param((key, *value) for key, value in encoded.items()), encoded=encoded
+        messages=rows_param((key, *value) for key, value in encoded.items()),
+        prizes=rows_param(sorted(issued, key=lambda row: (row[0], row[1]))),
+        encoded=encoded,
+    )
+
+
+def _prize_row(reward: RewardIssuance) -> tuple[object, ...]:
+    prize = msgspec.Raw(encode_prize(reward.prize))
+    return (
+        reward.club,
+        reward.reward_id,
+        reward.member_id,
+        prize,
+        reward.reason,
+        reward.created_at,
+        reward.expires_at,
     )
 
 
@@ -97,7 +151,7 @@ async def add_message_rows(
     if not messages:
         return []
     rows = message_rows(messages)
-    result = await conn.execute(_INSERT, {"rows": rows.messages})
+    result = await conn.execute(_INSERT, {"rows": rows.messages, "prizes": rows.prizes})
     return inserted_rows(result, rows.encoded)
 
 
