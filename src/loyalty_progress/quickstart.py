@@ -27,6 +27,7 @@ READ_ENDPOINTS: Final = (
     "/v1/members/{member_id}/challenges/eligible",
     "/v1/members/{member_id}/challenges/historical",
     "/v1/members/{member_id}/challenges/{code}/contributions",
+    "/v1/members/{member_id}/prize_history",
     "/v1/challenges/{code}/occurrences/{index}?memberId={member_id}",
     "/v1/challenges/{code}/charities",
     "/v1/groups/{group_code}/challenges/active",

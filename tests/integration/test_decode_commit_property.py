@@ -176,7 +176,9 @@ def voucher_events(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def member_events(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(
-        st.sampled_from(["opted_in", "opted_out", "tier_changed", "joined_group", "left_group"])
+        st.sampled_from(
+            ["opted_in", "opted_out", "tier_changed", "joined_group", "left_group", "prize_claimed"]
+        )
     )
     fields: dict[str, Any] = {}
     if kind in ("opted_in", "opted_out"):
@@ -184,6 +186,8 @@ def member_events(draw: st.DrawFn) -> dict[str, Any]:
         fields["charity_code"] = draw(st.one_of(st.none(), st.just("charity-1"), ids))
     elif kind == "tier_changed":
         fields["tier"] = draw(st.one_of(st.sampled_from([0, 10_000]), st.integers(0, 10_000)))
+    elif kind == "prize_claimed":  # of no issued prize: refused inside the batch
+        fields["reward_id"] = draw(ids)
     else:
         fields["group_code"] = draw(groups)
     return {**_common(draw), "kind": kind, **fields}

@@ -68,6 +68,7 @@ MEMBER_ROUTES = {
     "/v1/members/{member_id}/challenges/{code}/contributions": (
         "/v1/members/{m}/challenges/spend/contributions"
     ),
+    "/v1/members/{member_id}/prize_history": "/v1/members/{m}/prize_history",
     "/v1/challenges/{code}/occurrences/{index}?memberId": "/v1/challenges/spend/occurrences/0"
     "?memberId={m}",
 }

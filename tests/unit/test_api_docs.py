@@ -120,6 +120,9 @@ SAMPLES = [
     (InputStream.MEMBERS, {**COMMON, "kind": "joined_group", "group_code": "g"}),
     (InputStream.MEMBERS, {**COMMON, "kind": "left_group", "tier": 1}),
     (InputStream.MEMBERS, {**COMMON, "kind": "tier_changed", "tier": 10_001}),
+    (InputStream.MEMBERS, {**COMMON, "kind": "prize_claimed", "reward_id": "r-1"}),
+    (InputStream.MEMBERS, {**COMMON, "kind": "prize_claimed"}),
+    (InputStream.MEMBERS, {**COMMON, "kind": "prize_claimed", "reward_id": ""}),
 ]
 
 
@@ -148,6 +151,7 @@ READ_PATHS = (
     "/v1/members/{member_id}/attendance_challenge/contributions",
     "/v1/challenges/{code}/charities",
     "/v1/replays/{job_id}",
+    "/v1/members/{member_id}/prize_history",
 )
 
 
@@ -203,6 +207,7 @@ def test_openapi_lists_the_query_parameters(
         ),
         ("/v1/challenges/{code}/charities", "CharityList"),
         ("/v1/replays/{job_id}", "ReplayReport"),
+        ("/v1/members/{member_id}/prize_history", "PrizeHistory"),
     ],
 )
 def test_openapi_response_schemas_and_validation_status(

@@ -92,6 +92,7 @@ from loyalty_progress.engine.challenges.views import (
     paytronix_out,
 )
 from loyalty_progress.store import challenges as store
+from loyalty_progress.store.prizes import unclaimed_prizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +185,10 @@ def challenge_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
             definitions = catalog().of_club(club)
             shown = seed001_selection(definitions, member_id, record, rows, groups, group_rows, now)
             counts = await store.read_occurrence_counts(conn, (s.occurrence_key for s in shown))
+            prizes = await unclaimed_prizes(conn, club, member_id)
         needle = (search_query or "").strip().lower()
         items = [
-            challenge_out(s, member_id, record, counts.get(s.occurrence_key), now)
+            challenge_out(s, member_id, record, counts.get(s.occurrence_key), now, prizes)
             for s in shown
             if not s.all_claimed(counts.get(s.occurrence_key))
             and in_category(s.definition, category_id)

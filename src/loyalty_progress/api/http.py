@@ -31,6 +31,7 @@ from loyalty_progress.api.auth import SECURITY_SCHEME, CallerParam, ReadSideAuth
 from loyalty_progress.api.challenges import challenge_routes
 from loyalty_progress.api.context import ReadContext
 from loyalty_progress.api.params import VALIDATION_HANDLERS, Club, SubjectId
+from loyalty_progress.api.prizes import prize_routes
 from loyalty_progress.api.query_names import case_insensitive_query
 from loyalty_progress.api.replay import replay_routes
 from loyalty_progress.observability.health import Health
@@ -61,6 +62,7 @@ def read_routes(ctx: ReadContext) -> list[HTTPRouteHandler]:
         *totals_routes(ctx),
         *attendance_routes(ctx),
         *challenge_routes(ctx),
+        *prize_routes(ctx),
         *replay_routes(ctx),
     ]
 

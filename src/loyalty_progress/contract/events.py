@@ -144,13 +144,16 @@ class VoucherEvent(_Event, frozen=True, kw_only=True):
     offer_id: Code | None = None
 
 
-MemberKind = Literal["opted_in", "opted_out", "tier_changed", "joined_group", "left_group"]
+MemberKind = Literal[
+    "opted_in", "opted_out", "tier_changed", "joined_group", "left_group", "prize_claimed"
+]
 _REQUIRED_BY_KIND: Final[dict[str, str]] = {
     "opted_in": "challenge_code",
     "opted_out": "challenge_code",
     "tier_changed": "tier",
     "joined_group": "group_code",
     "left_group": "group_code",
+    "prize_claimed": "reward_id",
 }
 
 
@@ -160,6 +163,9 @@ class MemberEvent(_Event, frozen=True, kw_only=True):
     charity_code: Code | None = None
     tier: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
     group_code: Code | None = None
+    # `prize_claimed`: the rewards system says the member claimed the prize it received
+    # as the `loyalty.rewards` message with this `reward_id` (docs/prizes.md).
+    reward_id: Code | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()

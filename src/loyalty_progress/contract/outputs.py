@@ -83,6 +83,10 @@ def encode(message: OutputMessage) -> bytes:
     return _ENCODER.encode(message)
 
 
+def encode_prize(prize: Prize) -> bytes:
+    return _ENCODER.encode(prize)
+
+
 def message_id(message: OutputMessage) -> str:
     """The outbox's idempotency key: the same business fact always gets the same id."""
     if isinstance(message, Notification):

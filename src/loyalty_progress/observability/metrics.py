@@ -35,6 +35,8 @@ def reason_class(reason: str) -> str:
         ("entry has no `data` field", "no_data_field"),
         ("failed ", "max_deliveries"),
         ("invalid ", "invalid_event"),
+        ("unknown reward_id ", "unknown_prize"),
+        ("reward_id ", "another_members_prize"),
     ):
         if reason.startswith(prefix):
             return label

@@ -15,7 +15,7 @@ deadlock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -23,11 +23,17 @@ from typing import Any, Final
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_progress.contract.outputs import OutputMessage, encode, message_id, output_stream
+from loyalty_progress.contract.outputs import OutputMessage
 from loyalty_progress.engine.receipts import ReceiptState
 from loyalty_progress.engine.totals import TOTAL_COLUMNS, TotalsDelta
 from loyalty_progress.store.jsonrows import rows_param, rows_source
-from loyalty_progress.store.outbox import OutboxRow
+from loyalty_progress.store.outbox import (
+    OutboxRow,
+    insert_sql,
+    inserted_rows,
+    issued_prizes_sql,
+    message_rows,
+)
 
 _ITEM_SEPARATOR: Final = "\x1f"
 _NO_GAUGE: Final = (None, None, None)
@@ -232,15 +238,7 @@ _SET_GAUGES = f"""
                      > (g.tier_at, g.tier_event)) AS newer) AS t)
 """
 
-_ADD_OUTBOX = f"""
-    INSERT INTO outbox (message_id, stream, payload)
-    SELECT * FROM {
-    rows_source("messages", [("message_id", "text"), ("stream", "text"), ("payload", "bytea")])
-} AS m
-    ORDER BY 1
-    ON CONFLICT (message_id) DO NOTHING
-    RETURNING id, message_id, created_at
-"""
+_ADD_OUTBOX = insert_sql("messages")
 
 # Unreferenced data-modifying CTEs run to completion after the main statement, in the
 # same order for every batch; an empty JSON array makes a part write nothing.
@@ -249,7 +247,8 @@ _SAVE_BATCH = text(
     WITH saved_receipts AS ({_SAVE_RECEIPTS}),
          added_totals AS ({_add_totals_sql()}),
          added_store_days AS ({_ADD_STORE_DAYS}),
-         set_gauges AS ({_SET_GAUGES})
+         set_gauges AS ({_SET_GAUGES}),
+         issued_prizes AS ({issued_prizes_sql("prizes")})
     {_ADD_OUTBOX}
     """
 )
@@ -296,9 +295,7 @@ async def save_batch(
     """Write the batch's state and its outbox rows; returns the outbox rows that are new
     (a repeated fact adds none), payloads included, for the relay."""
     days = delta.days
-    encoded: Mapping[str, tuple[str, bytes]] = {
-        message_id(m): (output_stream(m).value, encode(m)) for m in messages
-    }
+    rows = message_rows(messages)
     result = await conn.execute(
         _SAVE_BATCH,
         {
@@ -310,10 +307,11 @@ async def save_batch(
                 (*key, count) for key, count in sorted(delta.store_receipts.items()) if count != 0
             ),
             "gauges": rows_param(_gauge_rows(delta)),
-            "messages": rows_param((key, *encoded[key]) for key in sorted(encoded)),
+            "messages": rows.messages,
+            "prizes": rows.prizes,
         },
     )
-    return [OutboxRow(row.id, *encoded[row.message_id], row.created_at) for row in result]
+    return inserted_rows(result, rows.encoded)
 
 
 __all__ = ["EventRow", "record_and_lock", "save_batch"]

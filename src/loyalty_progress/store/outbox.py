@@ -11,12 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
+import msgspec
 from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from loyalty_progress.contract.outputs import OutputMessage, encode, message_id, output_stream
+from loyalty_progress.contract.outputs import (
+    OutputMessage,
+    RewardIssuance,
+    encode,
+    encode_prize,
+    message_id,
+    output_stream,
+)
 from loyalty_progress.store.jsonrows import rows_param, rows_source
 
 
@@ -28,24 +36,106 @@ class OutboxRow:
     created_at: datetime
 
 
-_INSERT = text(
-    f"""
-    INSERT INTO outbox (message_id, stream, payload)
-    SELECT * FROM {
-        rows_source(
-            "rows",
-            [
-                ("message_id", "text"),
-                ("stream", "text"),
-                ("payload", "bytea"),
-            ],
-        )
-    } AS m
-    ORDER BY 1
+_COLUMNS: Final = [("message_id", "text"), ("stream", "text"), ("payload", "bytea")]
+
+
+def insert_sql(param: str) -> str:
+    """The INSERT of the messages in JSON parameter `:param` (see `message_rows`).
+
+    Row ids are drawn in the order of the rows, which is the order of their facts, so
+    the relay and the sweep, which publish by id, publish a member's messages in that
+    order. The rows are still inserted in sorted key order, like every other insert,
+    so two transactions writing the same facts cannot wait on each other in a cycle:
+    the ids are drawn in a subquery of their own, before that sort (`OFFSET 0` keeps the
+    planner from merging it into the sorted query, where `nextval` would run after the
+    sort)."""
+    return f"""
+    INSERT INTO outbox (id, message_id, stream, payload)
+    SELECT id, message_id, stream, payload FROM (
+        SELECT nextval('outbox_id_seq') AS id, m.* FROM {rows_source(param, _COLUMNS)} AS m
+        OFFSET 0
+    ) AS numbered
+    ORDER BY message_id
     ON CONFLICT (message_id) DO NOTHING
     RETURNING id, message_id, created_at
     """
-)
+
+
+_PRIZE_COLUMNS: Final = [
+    ("club", "text"),
+    ("reward_id", "text"),
+    ("member_id", "text"),
+    ("prize", "jsonb"),
+    ("reason", "text"),
+    ("issued_at", "timestamptz"),
+    ("expires_at", "timestamptz"),
+]
+
+
+def issued_prizes_sql(param: str) -> str:
+    """The INSERT of the reward issuances in JSON parameter `:param` into `prizes`, next
+    to their outbox rows (a CTE of the same statement): every prize the product published
+    is known when the rewards system reports its claim. An issuance computed again adds
+    nothing, and never touches a claim."""
+    return f"""
+    INSERT INTO prizes (club, reward_id, member_id, prize, reason, issued_at, expires_at)
+    SELECT * FROM {rows_source(param, _PRIZE_COLUMNS)} AS p
+    ORDER BY 1, 2
+    ON CONFLICT (club, reward_id) DO NOTHING
+    """
+
+
+_INSERT = text(f"WITH issued_prizes AS ({issued_prizes_sql('prizes')}) {insert_sql('rows')}")
+
+Encoded = dict[str, tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRows:
+    """The JSON parameters of `insert_sql` and `issued_prizes_sql`, and each message's
+    stream and payload by id (to return the inserted rows without reading them back)."""
+
+    messages: str
+    prizes: str
+    encoded: Encoded
+
+
+def message_rows(messages: Sequence[OutputMessage]) -> MessageRows:
+    """Messages in the order given. A fact computed twice keeps its first copy, as a
+    second batch would have kept it."""
+    encoded: Encoded = {}
+    issued: list[tuple[object, ...]] = []
+    for message in messages:
+        key = message_id(message)
+        if key in encoded:
+            continue
+        encoded[key] = (output_stream(message).value, encode(message))
+        if isinstance(message, RewardIssuance):
+            issued.append(_prize_row(message))
+    return MessageRows(
+        messages=rows_param((key, *value) for key, value in encoded.items()),
+        prizes=rows_param(sorted(issued, key=lambda row: (row[0], row[1]))),
+        encoded=encoded,
+    )
+
+
+def _prize_row(reward: RewardIssuance) -> tuple[object, ...]:
+    prize = msgspec.Raw(encode_prize(reward.prize))
+    return (
+        reward.club,
+        reward.reward_id,
+        reward.member_id,
+        prize,
+        reward.reason,
+        reward.created_at,
+        reward.expires_at,
+    )
+
+
+def inserted_rows(result: CursorResult[Any], encoded: Encoded) -> list[OutboxRow]:
+    """The rows `insert_sql` returned (a repeated fact returns none), in id order."""
+    rows = (OutboxRow(row.id, *encoded[row.message_id], row.created_at) for row in result)
+    return sorted(rows, key=lambda row: row.id)
 
 
 async def add_messages(conn: AsyncConnection, messages: Sequence[OutputMessage]) -> list[int]:
@@ -60,10 +150,9 @@ async def add_message_rows(
     them without reading their payloads back."""
     if not messages:
         return []
-    encoded = {message_id(m): (output_stream(m).value, encode(m)) for m in messages}
-    ids = sorted(encoded)
-    result = await conn.execute(_INSERT, {"rows": rows_param((i, *encoded[i]) for i in ids)})
-    return [OutboxRow(row.id, *encoded[row.message_id], row.created_at) for row in result]
+    rows = message_rows(messages)
+    result = await conn.execute(_INSERT, {"rows": rows.messages, "prizes": rows.prizes})
+    return inserted_rows(result, rows.encoded)
 
 
 _MARK_IDS = text(

@@ -13,8 +13,10 @@ from loyalty_progress.contract.events import InputEvent, InputStream, ReceiptEve
 from loyalty_progress.contract.outputs import DeadLetter, OutputMessage
 from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.engine.batch import apply_batch, receipt_keys
+from loyalty_progress.engine.fact_order import in_fact_order
 from loyalty_progress.store import batch as store
 from loyalty_progress.store.outbox import OutboxRow
+from loyalty_progress.worker.deadletter import dead_letter
 from loyalty_progress.worker.rules import BatchContext, BatchRule
 
 
@@ -25,6 +27,16 @@ class GoodEntry:
     body: bytes
 
 
+Refuse = Callable[[GoodEntry, str], DeadLetter]
+
+
+def _first_delivery(stream_name: str, now: datetime) -> Refuse:
+    def letter(entry: GoodEntry, reason: str) -> DeadLetter:
+        return dead_letter(stream_name, entry.entry_id, entry.body, reason, 1, now)
+
+    return letter
+
+
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     applied: int
@@ -32,6 +44,7 @@ class BatchResult:
     dead_lettered: int
     outbox_rows: list[OutboxRow]
     applied_types: dict[str, int]
+    refused: tuple[DeadLetter, ...] = ()  # entries a rule dead-lettered (see BatchContext)
 
     @property
     def outbox_ids(self) -> list[int]:
@@ -47,9 +60,11 @@ async def commit_batch(
     definitions: DefinitionSet | None = None,
     rules: Sequence[BatchRule] = (),
     on_locked: Callable[[], None] | None = None,
+    refuse: Refuse | None = None,
 ) -> BatchResult:
     """`on_locked` is called once the batch holds its event-id and receipt row locks (see
-    `worker.lanes`)."""
+    `worker.lanes`). `refuse` makes the dead letter of an entry a rule refuses (by
+    default: as at its first delivery, under the stream's short name)."""
     # The same event twice in one batch: the first copy is the one that counts.
     unique: dict[str, GoodEntry] = {}
     for entry in good:
@@ -77,25 +92,32 @@ async def commit_batch(
             on_locked()
         fresh = [e for e in events if e.event_id in new_ids]
         outcome = apply_batch(fresh, receipts, now)
-        messages: list[OutputMessage] = [*outcome.notifications, *outcome.rewards, *dead_letters]
+        # One list per step, each in the order of its facts (see `in_fact_order`).
+        steps: list[Sequence[OutputMessage]] = [
+            [*outcome.notifications, *outcome.rewards, *dead_letters]
+        ]
         if rules and fresh:
+            letter_of = refuse or _first_delivery(stream.value, now)
             context = BatchContext(
                 events=fresh,
                 transitions=outcome.transitions,
                 definitions=definitions or DefinitionSet(revision=-1),
                 now=now,
+                refuse=lambda event_id, reason: letter_of(unique[event_id], reason),
             )
             for rule in rules:
-                messages += await rule.apply(conn, context)
+                steps.append(await rule.apply(conn, context))
+        refused = tuple(m for step in steps[1:] for m in step if isinstance(m, DeadLetter))
         outbox_rows = await store.save_batch(
-            conn, outcome.receipts.values(), outcome.totals, messages
+            conn, outcome.receipts.values(), outcome.totals, in_fact_order(steps, fresh)
         )
     return BatchResult(
         applied=len(fresh),
         duplicates=len(good) - len(fresh),
-        dead_lettered=len(dead_letters),
+        dead_lettered=len(dead_letters) + len(refused),
         outbox_rows=outbox_rows,
         applied_types=dict(Counter(event_type(e) for e in fresh)),
+        refused=refused,
     )
 
 

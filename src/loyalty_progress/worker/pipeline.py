@@ -163,6 +163,14 @@ class Pipeline:
                     self._definitions.current if self._definitions else None,
                     self._rules,
                     on_locked,
+                    lambda entry, reason: dead_letter(
+                        stream_name,
+                        entry.entry_id,
+                        entry.body,
+                        reason,
+                        deliveries.get(entry.entry_id, 1),
+                        now,
+                    ),
                 ),
                 self._stopping,
                 self._db_down,
@@ -255,7 +263,7 @@ class Pipeline:
             m.events_applied.labels(stream_name, kind).inc(count)
         if result.duplicates:
             m.duplicates.labels(stream_name).inc(result.duplicates)
-        for letter in dead:
+        for letter in (*dead, *result.refused):
             m.dead_lettered.labels(stream_name, reason_class(letter.reason)).inc()
         m.batch_size.labels(stream_name).observe(size)
         m.batch_duration.labels(stream_name).observe(seconds)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from loyalty_progress.config import Settings
 from loyalty_progress.worker.attendance import AttendanceRule, AttendanceTimeRule
 from loyalty_progress.worker.challenges import ChallengeExpiryRule, ChallengeRule
+from loyalty_progress.worker.prizes import PrizeClaimRule
 from loyalty_progress.worker.retention import RetentionRule
 from loyalty_progress.worker.rules import BatchRule, TimeRule
 
 
 def batch_rules() -> list[BatchRule]:
-    return [AttendanceRule(), ChallengeRule()]
+    return [AttendanceRule(), ChallengeRule(), PrizeClaimRule()]
 
 
 def time_rules(settings: Settings | None = None) -> list[TimeRule]:

@@ -8,7 +8,7 @@ order, and since every batch runs the rules in the same order, lock order stays 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from loyalty_progress.contract.events import InputEvent
-from loyalty_progress.contract.outputs import OutputMessage
+from loyalty_progress.contract.outputs import DeadLetter, OutputMessage
 from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.engine.receipts import ReceiptTransition
 
@@ -27,6 +27,9 @@ class BatchContext:
     transitions: Sequence[ReceiptTransition]  # receipt status changes the batch applied
     definitions: DefinitionSet
     now: datetime
+    # The dead letter of a fresh event's entry, with a reason: for a rule that finds an
+    # event it cannot take (a claim of an unknown prize) only once it sees the state.
+    refuse: Callable[[str, str], DeadLetter]
 
 
 class BatchRule(Protocol):

@@ -8,6 +8,11 @@ The store calls, per batch and edition:
    new members, as for receipts), and load, per member, the day rows of every stage in
    `touched_stages` (all days of those stages: completion counts the whole month);
 3. `apply_receipts(edition, MemberAttendance(...), transitions, now)` per member;
+   the membership is settled first (time-driven facts already due), then transitions
+   are applied one at a time, each one's facts (attendance completed, stage completed,
+   then what settling the changed membership records) right after it, so the
+   notifications and their properties are the same however the member's receipts were
+   cut into batches;
 4. write `outcome.membership` (with `outcome.due_at`), upsert `outcome.days`, add
    `outcome.notifications` and `outcome.rewards` to the outbox, and keep
    `outcome.contributions` as the ledger (refused ones say why).
@@ -20,7 +25,7 @@ passes, as `now`, the instant the events originally arrived.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -103,7 +108,6 @@ class _Batch:
     now: datetime
     ended: bool
     changed: set[date]
-    causes: dict[date, list[str]]
 
     def day(self, day: date) -> AttendanceDay:
         found = self.days.get(day)
@@ -141,13 +145,15 @@ class _Batch:
         elif stage.name < self.membership.joined_stage:
             self.membership = msgspec.structs.replace(self.membership, joined_stage=stage.name)
 
-    def apply(self, transition: ReceiptTransition) -> Contribution:
+    def apply(self, transition: ReceiptTransition) -> _Step:
         after = transition.after
         day = self.calendar.business_date(after.occurred_at)
         stage = self.calendar.stage_of_date(day)
         refusal = self.refusal(day, stage)
         if refusal is not None or stage is None:
-            return _ledger(self, transition, day, stage, (ZERO, ZERO), refusal, counted=False)
+            line = _ledger(self, transition, day, stage, (ZERO, ZERO), refusal, counted=False)
+            return _Step(line, None, day, None)
+        before = self.days.get(day)
         old: ReceiptContribution | None = None
         held_at = self.holder(after.receipt_id)
         if held_at is not None and self._is_open(held_at):
@@ -157,13 +163,12 @@ class _Batch:
         new = contribution_of(after)
         self.days[day] = self.day(day).with_contribution(after.receipt_id, new)
         self.changed.add(day)
-        if after.event_id not in self.causes[day]:
-            self.causes[day].append(after.event_id)
         self.join(stage)
         approved = (new.approved if new else ZERO) - (old.approved if old else ZERO)
         pending = (new.pending if new else ZERO) - (old.pending if old else ZERO)
         why = _why(after, old, day)
-        return _ledger(self, transition, day, stage, (approved, pending), why, counted=True)
+        line = _ledger(self, transition, day, stage, (approved, pending), why, counted=True)
+        return _Step(line, stage, day, before)
 
     def _is_open(self, day: date) -> bool:
         stage = self.calendar.stage_of_date(day)
@@ -173,6 +178,17 @@ class _Batch:
         return [
             row for d, row in self.days.items() if stage.first_date <= d < stage.next_first_date
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What one transition did: its ledger line and, when it counted, the stage and day
+    it changed and that day's row just before."""
+
+    line: Contribution
+    stage: Stage | None
+    day: date
+    before: AttendanceDay | None
 
 
 def _why(after: ReceiptState, old: ReceiptContribution | None, day: date) -> str:
@@ -211,59 +227,49 @@ def _ledger(
     )
 
 
-def _days_completed(
-    batch: _Batch, stage: Stage, original: Mapping[date, AttendanceDay]
-) -> Iterator[Notification]:
-    """attendance_completed for each changed day of the stage that became complete."""
-    goal = batch.edition.daily_value_goal
-    days = sorted(batch.stage_days(stage), key=lambda row: row.day)
-    completed = count_complete(days, goal)
-    for row in days:
-        before = original.get(row.day)
-        if row.day not in batch.changed or not is_complete(row, goal):
-            continue
-        if before is None or not is_complete(before, goal):
-            yield facts.attendance_completed(
-                batch.edition,
-                batch.member_id,
-                stage.name,
-                row.day,
-                completed,
-                batch.now,
-                tuple(batch.causes[row.day]),
-            )
-
-
-def _stage_completed(batch: _Batch, stage: Stage) -> Notification | None:
-    """Latch the stage as completed the first time its goal is reached."""
-    edition, membership = batch.edition, batch.membership
-    completed = count_complete(batch.stage_days(stage), edition.daily_value_goal)
+def _completions(batch: _Batch, step: _Step) -> list[Notification]:
+    """attendance_completed when this step completed its day, with the stage's count
+    right after it, then stage_completed the first time that count reaches the goal.
+    Only a completed day can raise the count, so no other step needs to look."""
+    stage, goal = step.stage, batch.edition.daily_value_goal
+    if stage is None or not is_complete(batch.days[step.day], goal):
+        return []
+    if step.before is not None and is_complete(step.before, goal):
+        return []
+    completed = count_complete(batch.stage_days(stage), goal)
+    cause = (step.line.event_id,)
+    edition, member_id, now = batch.edition, batch.member_id, batch.now
+    notes = [
+        facts.attendance_completed(edition, member_id, stage.name, step.day, completed, now, cause)
+    ]
+    membership = batch.membership
     if membership is None or completed < edition.monthly_attendances_goal:
-        return None
+        return notes
     if stage.name in membership.completed_stages:
-        return None
-    completion = StageCompletion(stage=stage.name, completed_at=batch.now)
+        return notes
+    completion = StageCompletion(stage=stage.name, completed_at=now)
     batch.membership = msgspec.structs.replace(
         membership, completed=(*membership.completed, completion)
     )
-    causes = tuple(
-        event_id
-        for day in sorted(batch.changed)
-        if stage.first_date <= day < stage.next_first_date
-        for event_id in batch.causes[day]
-    )
-    return facts.stage_completed(edition, batch.member_id, stage.name, batch.now, causes)
-
-
-def _completions(batch: _Batch, original: Mapping[date, AttendanceDay]) -> list[Notification]:
-    notes: list[Notification] = []
-    touched = {stage for day in batch.changed if (stage := batch.calendar.stage_of_date(day))}
-    for stage in sorted(touched, key=lambda s: s.index):
-        notes.extend(_days_completed(batch, stage, original))
-        note = _stage_completed(batch, stage)
-        if note is not None:
-            notes.append(note)
+    notes.append(facts.stage_completed(edition, member_id, stage.name, now, cause))
     return notes
+
+
+def _settle(
+    batch: _Batch, notes: list[Notification], rewards: list[RewardIssuance]
+) -> AttendanceMembership | None:
+    """Record what the membership as it now stands makes due, as a batch ending here
+    would. Settling an unchanged membership again records nothing, so the caller
+    settles at the start and then only after a change: per batch, usually once."""
+    if batch.membership is None:
+        return None
+    settled, more_notes, more_rewards = settle(batch.edition, batch.membership, batch.now)
+    notes.extend(more_notes)
+    rewards.extend(more_rewards)
+    # `ended` stays as computed at the start: at one instant, nothing a receipt changes
+    # (joining an open stage, completing one) or settling records ends a membership.
+    batch.membership = settled
+    return settled
 
 
 def apply_receipts(
@@ -290,16 +296,19 @@ def apply_receipts(
         now=now,
         ended=membership is not None and progress(edition, membership, now).status == "ended",
         changed=set(),
-        causes=defaultdict(list),
     )
-    original = dict(batch.days)
-    ledger = [batch.apply(t) for t in transitions]
-    notes = _completions(batch, original)
+    ledger: list[Contribution] = []
+    notes: list[Notification] = []
     rewards: list[RewardIssuance] = []
-    settled = batch.membership
-    if settled is not None:
-        settled, more_notes, rewards = settle(edition, settled, now)
-        notes.extend(more_notes)
+    # What came due before the batch (the scheduler may lag) first: it happened before
+    # any of the batch's receipts was processed.
+    settled = _settle(batch, notes, rewards)
+    for transition in transitions:
+        step = batch.apply(transition)
+        ledger.append(step.line)
+        notes.extend(_completions(batch, step))
+        if batch.membership is not settled:
+            settled = _settle(batch, notes, rewards)
     return AttendanceOutcome(
         membership=settled,
         days=tuple(batch.days[d] for d in sorted(batch.changed)),

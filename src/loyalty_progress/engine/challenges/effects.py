@@ -155,6 +155,11 @@ def reason(progress: Progress, milestone: Milestone, recurring: bool) -> str:
     return f"{progress.code}{occurrence}/{milestone.code}"
 
 
+def reward_id(progress: Progress, milestone_code: str, index: int, member_id: str) -> str:
+    """The `reward_id` of prize `index` of a milestone, issued to `member_id`."""
+    return fact_id("challenge_reward", *_parts(progress), milestone_code, str(index), member_id)
+
+
 def prize_messages(
     definition: ChallengeDefinition,
     progress: Progress,
@@ -172,7 +177,7 @@ def prize_messages(
         if prize.expires_in_days is not None:
             expires_at = now + timedelta(days=prize.expires_in_days)
         reward = RewardIssuance(
-            reward_id=fact_id("challenge_reward", *id_parts),
+            reward_id=reward_id(progress, milestone.code, index, member_id),
             club=progress.club,
             member_id=member_id,
             prize=wire_prize(prize),

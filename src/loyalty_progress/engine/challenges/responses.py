@@ -21,15 +21,20 @@ class CategoryOut(msgspec.Struct, frozen=True, kw_only=True, rename="pascal"):
 
 
 class PrizeOut(msgspec.Struct, frozen=True, kw_only=True, rename="pascal"):
+    """Seed 001 prize, plus `RewardId` (our addition): the `reward_id` of the issuance
+    once the prize is won, the key of its claim; null while it is still to win."""
+
     value: int | str | None
     expiration_date: datetime | None
     description: str | None
     reward_type: str
+    reward_id: str | None = None
 
 
 class MilestoneOut(msgspec.Struct, frozen=True, kw_only=True, rename="pascal"):
-    """Seed 001 `Prizes` item. Its `Prizes` hold the prizes still to win: once the
-    milestone is reached (the prize claimed, or lost in a limited challenge) it is empty."""
+    """Seed 001 `Prizes` item. Its `Prizes` hold the prizes still to win and, once the
+    milestone is reached, the prizes won and not claimed yet: empty once claimed (or lost
+    in a limited challenge). Claimed prizes are in the member's prize history."""
 
     user_id: str = msgspec.field(name="UserID")
     milestone_id: str

@@ -10,6 +10,7 @@ whatever a later refund does): `completed` says which it is.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
@@ -52,6 +53,8 @@ from loyalty_progress.engine.challenges.responses import (
 from loyalty_progress.engine.challenges.state import Entry, MemberRecord, Progress, Tally
 from loyalty_progress.engine.challenges.status import is_locked
 from loyalty_progress.engine.challenges.tally import ZERO, counter_values
+from loyalty_progress.engine.challenges.won_prizes import NO_PRIZES, won_unclaimed
+from loyalty_progress.engine.prizes.claims import IssuedPrize
 
 # Seed 001 numbers trigger types 1-6; the receipt types continue the numbering (our
 # extension, documented) so `TriggerType` is always a number. `TriggerTypeName` names it.
@@ -182,14 +185,21 @@ def _prize_out(prize: ChallengePrize) -> PrizeOut:
 
 
 def _milestones(
-    definition: ChallengeDefinition, progress: Progress | None, member_id: str
+    definition: ChallengeDefinition,
+    progress: Progress | None,
+    member_id: str,
+    unclaimed: Mapping[str, IssuedPrize],
 ) -> list[MilestoneOut]:
+    """A milestone not reached lists the prizes to win; a reached one the prizes issued
+    to the member and not claimed yet (docs/prizes.md)."""
     reached = progress.milestones if progress else {}
     return [
         MilestoneOut(
             user_id=member_id,
             milestone_id=m.code,
-            prizes=[] if m.code in reached else [_prize_out(p) for p in m.prizes],
+            prizes=[_prize_out(p) for p in m.prizes]
+            if progress is None or m.code not in reached
+            else won_unclaimed(progress, m.code, len(m.prizes), member_id, unclaimed),
         )
         for m in definition.milestones
     ]
@@ -256,6 +266,7 @@ def challenge_out(
     record: MemberRecord | None,
     counts: Finishers | None,
     now: datetime,
+    unclaimed: Mapping[str, IssuedPrize] = NO_PRIZES,
 ) -> ChallengeOut:
     d, occ = shown.definition, shown.occurrence
     view = progress_view(d, shown.progress)
@@ -271,7 +282,7 @@ def challenge_out(
         visible=d.visible,
         category=CategoryOut(id=d.category.id, name=d.category.name) if d.category else None,
         image=d.image,
-        prizes=_milestones(d, shown.progress, member_id),
+        prizes=_milestones(d, shown.progress, member_id, unclaimed),
         group_progress=_group_progress(view),
         status=shown.status,
         occurrence=occ.index,
