@@ -21,6 +21,7 @@ from loyalty_progress.engine.challenges.catalog import Catalog
 from loyalty_progress.engine.challenges.expression import challenge_satisfied
 from loyalty_progress.engine.challenges.state import (
     Entry,
+    LedgerEntry,
     MemberKey,
     MemberRecord,
     Participation,
@@ -64,6 +65,15 @@ def settle(
 ) -> None:
     """Fill in every unsettled completion of `outcome` (in place): `satisfied_at` on the
     progress row, and the member's unlock instant (the earliest completion wins)."""
+    wanted = {participation_key(item) for item in outcome.unsettled}
+    # The batch's tracked lines of those participations, with their place in the ledger:
+    # one pass over the ledger, whatever the number of completions.
+    lines: dict[ParticipationKey, list[tuple[int, LedgerEntry]]] = {}
+    for place, line in enumerate(outcome.ledger):
+        if line.tracked and line.occurrence is not None:
+            key = (line.club, line.code, line.occurrence, line.member_id)
+            if key in wanted:
+                lines.setdefault(key, []).append((place, line))
     for item in outcome.unsettled:
         club, code, _, _, member_id = item.progress
         definition = catalog.get(club, code)
@@ -73,8 +83,8 @@ def settle(
         key = participation_key(item)
         found = stored.get(key)
         entries = dict(found.entries) if found else {}
-        for line in outcome.ledger[: item.ledger_upto]:
-            if line.tracked and (line.club, line.code, line.occurrence, line.member_id) == key:
+        for place, line in lines.get(key, ()):
+            if place < item.ledger_upto:
                 entries[line.entry.event_id] = line.entry
         at = satisfied_at(definition, member_id, entries.values(), row.completed.occurred_at)
         completed = replace(row.completed, satisfied_at=at)
