@@ -43,14 +43,13 @@ from bench.services import (
     database_url_for,
     entry_ms,
     free_port,
-    http_ok,
     resp_command,
     text_of,
 )
 from bench.waits import WaitSampler
-from bench.worker import WorkerProcess
 from bench.workload import INPUT_STREAMS, NOW, Workload
 from loyalty_progress.engine.challenges.state import Progress, Tally
+from loyalty_progress.testing.worker_process import WorkerProcess
 
 GROUP = "progress-worker"
 # A run is flagged as disturbed when the machine was busier than this without us (before
@@ -209,7 +208,7 @@ class BenchmarkRun:
             tag = f"{self.variant.label}, batch {self.batch_size} #{self.run_no}"
             print(f"  [{tag}] {message}", file=sys.stderr, flush=True)
 
-    def worker_env(self, http_port: int, replica: int) -> dict[str, str]:
+    def worker_env(self, replica: int) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             LOYALTY_DATABASE_URL=self.db_url,
@@ -218,8 +217,6 @@ class BenchmarkRun:
             LOYALTY_CONSUMER_GROUP=GROUP,
             LOYALTY_CONSUMER_NAME=f"bench-{self.token}-{replica}",
             LOYALTY_BATCH_SIZE=str(self.batch_size),
-            LOYALTY_HTTP_HOST="127.0.0.1",
-            LOYALTY_HTTP_PORT=str(http_port),
             LOYALTY_METRICS_PORT="0",
             LOYALTY_LOG_LEVEL="WARNING",
             # The workload's month is over on the real clock: judged at its end, receipts
@@ -245,7 +242,7 @@ class BenchmarkRun:
         result: RunResult | None = None
         try:
             await admin.execute(f'CREATE DATABASE "{self.database}"')
-            env = self.worker_env(0, 0)
+            env = self.worker_env(0)
             await self._cli(env, "migrate")
             program = self.variant.program
             if not program.empty:
@@ -253,14 +250,13 @@ class BenchmarkRun:
                     generated = program.write_generated(Path(scratch))
                     files = [*map(str, program.files), *([str(generated)] if generated else [])]
                     await self._cli(env, "definitions", "apply", *files)
-            ports = []
             for replica in range(self.variant.replicas):
-                port = free_port()
                 log_path = Path(tempfile.gettempdir()) / f"{self.prefix}-worker-{replica}.log"
-                workers.append(WorkerProcess(self.worker_env(port, replica), log_path))
-                ports.append(port)
-            for worker, port in zip(workers, ports, strict=True):
-                await self.wait_ready(worker, port)
+                env = self.worker_env(replica)
+                workers.append(WorkerProcess.start(env, log_path, http_port=free_port()))
+            for worker in workers:
+                # /readyz: migrations current, groups created, subscribers started
+                await worker.wait_ready(timeout=90)
             background = await self.background_busy()
             waited = 0.0
             while background > QUIET and waited < self.options.wait_quiet:
@@ -292,21 +288,6 @@ class BenchmarkRun:
         keys = [key async for key in self.redis.scan_iter(match=f"{self.prefix}.*", count=1000)]
         for start in range(0, len(keys), 500):
             await self.redis.delete(*keys[start : start + 500])
-
-    async def wait_ready(self, worker: WorkerProcess, port: int, timeout: float = 90.0) -> None:
-        """Wait for `/readyz` 200: migrations current, groups created, subscribers started.
-
-        (The consumer itself cannot be waited for: Redis < 7.2 registers a consumer blocked
-        on an empty stream only when the first entry arrives.)"""
-        deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{port}/readyz"
-        while time.monotonic() < deadline:
-            if not worker.alive():
-                raise RuntimeError(f"worker exited during start:\n{worker.log_tail()}")
-            if await asyncio.to_thread(http_ok, url):
-                return
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"worker not ready after {timeout:.0f}s:\n{worker.log_tail()}")
 
     @staticmethod
     async def background_busy(seconds: float = 1.0) -> float:
@@ -437,9 +418,10 @@ class BenchmarkRun:
         exits: list[int | None] = []
         stop_seconds = 0.0
         for worker in workers:
-            code, took = await worker.stop()
-            exits.append(code)
-            stop_seconds = max(stop_seconds, took)
+            stopped = await worker.stop()
+            # None: SIGTERM was not enough, the worker had to be killed
+            exits.append(None if stopped.killed else stopped.returncode)
+            stop_seconds = max(stop_seconds, stopped.seconds)
         notifications = await stored.read_stream(self.redis, self.stream("notifications"))
         rewards = await stored.read_stream(self.redis, self.stream("rewards"))
         verdict = await self.verify(notifications, rewards)

@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import socket
 import ssl
-import urllib.error
-import urllib.request
 from typing import Any, Final
 
 import hiredis
@@ -30,14 +28,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def entry_ms(entry_id: bytes | str) -> int:

@@ -9,7 +9,7 @@ import pytest_asyncio
 
 from loyalty_progress.store import migrate
 from loyalty_progress.store.database import create_engine
-from tests.faults.support import PrivatePostgres
+from tests.faults.private_postgres import PrivatePostgres
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -15,14 +15,9 @@ from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import commit_batch
 from loyalty_progress.worker.groups import ensure_groups
 from tests.conftest import running_worker
-from tests.faults.support import (
-    consumer_pending,
-    good_entry,
-    group_pending,
-    unpublished_outbox,
-    utc_now,
-    within,
-)
+from tests.faults.batch_inputs import good_entry, utc_now
+from tests.faults.bounded import within
+from tests.faults.delivery_state import consumer_pending, group_pending, unpublished_outbox
 from tests.helpers import drained, points, publish, read_stream, receipt, totals, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -69,6 +64,7 @@ async def test_entry_committed_but_not_acked_before_a_crash_is_claimed_and_acked
     read = await redis.xreadgroup(
         settings.consumer_group, "crashed", {settings.stream("receipts"): ">"}, count=10
     )
+    assert isinstance(read, list)  # RESP2: [[stream, [(id, fields), ...]], ...]
     assert [e[0] for e in read[0][1]] == [entry_id]
     engine = create_engine(settings.database_url or "", pool_size=2)
     try:

@@ -15,7 +15,9 @@ from sqlalchemy.engine import make_url
 
 from loyalty_progress.config import Settings
 from tests.conftest import running_worker
-from tests.faults.support import CLUB, Oracle, group_pending, mismatches, processed_count
+from tests.faults.delivery_state import group_pending, processed_count
+from tests.faults.oracle import Oracle, mismatches
+from tests.faults.workloads import CLUB
 from tests.helpers import drained, read_stream, wait_until
 
 pytestmark = pytest.mark.timeout(60)

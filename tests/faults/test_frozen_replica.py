@@ -19,19 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loyalty_progress.config import Settings
 from loyalty_progress.store.database import create_engine
+from loyalty_progress.testing.worker_process import WorkerProcess
 from loyalty_progress.worker.app import database_session_name
-from tests.faults.endpoints import free_port, get_json
-from tests.faults.support import (
-    Oracle,
-    WorkerProcess,
-    group_pending,
-    mismatches,
-    mixed_workload,
-    processed_count,
-    publish_workload,
-    wait_for_progress,
-    worker_process,
-)
+from tests.faults.delivery_state import group_pending, processed_count
+from tests.faults.endpoints import free_port
+from tests.faults.oracle import Oracle, mismatches
+from tests.faults.replicas import wait_for_progress, worker_process
+from tests.faults.workloads import mixed_workload, publish_workload
 from tests.helpers import drained, read_stream, wait_until
 
 pytestmark = pytest.mark.timeout(180)
@@ -124,7 +118,7 @@ async def test_a_replica_frozen_mid_batch_does_not_hold_up_the_other_and_totals_
             await wait_until(
                 lambda: drained(redis, settings), timeout=90, what="drained by the survivor"
             )
-            assert victim.process.poll() is None  # still there, still frozen
+            assert victim.alive()  # still there, still frozen
             assert await processed_count(engine) == len(first)
             assert await mismatches(engine, oracle_of(first)) == {}
 
@@ -134,11 +128,7 @@ async def test_a_replica_frozen_mid_batch_does_not_hold_up_the_other_and_totals_
             await publish_workload(redis, settings, second)
             await wait_until(lambda: drained(redis, settings), timeout=60, what="drained")
 
-            async def victim_ready() -> bool:
-                status, _ = await get_json(victim_port, "/readyz")
-                return status == 200
-
-            await wait_until(victim_ready, timeout=20, what="the resumed replica ready")
+            await victim.wait_ready(timeout=20)  # the resumed replica ready
             for replica in (victim, survivor):
                 replica.signal(signal.SIGTERM)
             codes = [await replica.wait(timeout=20) for replica in (victim, survivor)]

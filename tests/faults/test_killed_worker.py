@@ -14,19 +14,15 @@ from redis.asyncio import Redis
 from loyalty_progress.config import Settings
 from loyalty_progress.store.database import create_engine
 from tests.conftest import running_worker
-from tests.faults.support import (
-    Oracle,
+from tests.faults.delivery_state import (
     committed_but_unacked,
     consumer_pending,
     group_pending,
-    kill_while_holding_entries,
-    mismatches,
-    mixed_workload,
     processed_count,
-    publish_workload,
-    wait_for_progress,
-    worker_process,
 )
+from tests.faults.oracle import Oracle, mismatches
+from tests.faults.replicas import kill_while_holding_entries, wait_for_progress, worker_process
+from tests.faults.workloads import mixed_workload, publish_workload
 from tests.helpers import drained, wait_until
 
 pytestmark = pytest.mark.timeout(120)

@@ -20,13 +20,9 @@ from loyalty_progress.worker.app import Worker
 from loyalty_progress.worker.gauges import collect_stream_gauges
 from loyalty_progress.worker.groups import ensure_group
 from tests.conftest import running_worker
-from tests.faults.support import (
-    CLUB,
-    Oracle,
-    group_pending,
-    mismatches,
-    processed_count,
-)
+from tests.faults.delivery_state import group_pending, processed_count
+from tests.faults.oracle import Oracle, mismatches
+from tests.faults.workloads import CLUB
 from tests.helpers import drained, http_get, publish, wait_until
 
 pytestmark = pytest.mark.timeout(90)
@@ -227,6 +223,7 @@ async def test_a_claim_error_on_one_stream_does_not_stop_claiming_the_others(
         read = await redis.xreadgroup(
             settings.consumer_group, "dead-consumer", {points_stream: ">"}, count=100
         )
+        assert isinstance(read, list)  # RESP2: [[stream, [(id, fields), ...]], ...]
         assert len(read[0][1]) == 12
         await asyncio.sleep(0.3)  # idle longer than claim_idle_ms
 

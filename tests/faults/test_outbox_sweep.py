@@ -17,7 +17,9 @@ from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import commit_batch
 from loyalty_progress.worker.deadletter import dead_letter
 from tests.conftest import running_worker
-from tests.faults.support import CLUB, good_entry, unpublished_outbox, utc_now
+from tests.faults.batch_inputs import good_entry, utc_now
+from tests.faults.delivery_state import unpublished_outbox
+from tests.faults.workloads import CLUB
 from tests.helpers import read_stream, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -78,7 +80,7 @@ async def test_outbox_rows_left_by_a_crash_before_publish_are_swept_exactly_once
     ids = [n["notification_id"] for n in notes]
     assert len(ids) == len(set(ids)) == ROWS
     assert {n["caused_by"][0] for n in notes} == {f"sweep-{i}" for i in range(ROWS)}
-    letters = await read_stream(redis, settings, "deadletter")
-    assert sorted(letter["entry_id"] for letter in letters) == sorted(
+    published_letters = await read_stream(redis, settings, "deadletter")
+    assert sorted(letter["entry_id"] for letter in published_letters) == sorted(
         f"2-{start}" for start in range(0, ROWS, 500)
     )

@@ -14,7 +14,10 @@ from redis.asyncio import Redis
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.outputs import DEAD_LETTER_BODY_BYTES
 from tests.conftest import running_worker
-from tests.faults.support import CLUB, Oracle, group_pending, mismatches, within
+from tests.faults.bounded import within
+from tests.faults.delivery_state import group_pending
+from tests.faults.oracle import Oracle, mismatches
+from tests.faults.workloads import CLUB
 from tests.helpers import drained, read_stream, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -250,7 +253,8 @@ async def test_poison_entries_are_dead_lettered_with_reasons_and_good_entries_al
                         else _receipt(f"good-{index}-{side}", amount=f"{index}.50")
                     )
                     if side == "after":
-                        pipe.xadd(settings.stream(poison[1]), poison[2])
+                        # a copy of the fields, typed as xadd's (dict types are invariant)
+                        pipe.xadd(settings.stream(poison[1]), dict(poison[2].items()))
                     pipe.xadd(settings.stream(stream), {"data": _json(good)})
                     oracle.add(stream, good)
                     good_count += 1

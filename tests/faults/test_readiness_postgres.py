@@ -18,15 +18,10 @@ from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
 from tests.conftest import running_worker
-from tests.faults.support import (
-    CLUB,
-    Oracle,
-    PrivatePostgres,
-    consumer_pending,
-    group_pending,
-    mismatches,
-    processed_count,
-)
+from tests.faults.delivery_state import consumer_pending, group_pending, processed_count
+from tests.faults.oracle import Oracle, mismatches
+from tests.faults.private_postgres import PrivatePostgres
+from tests.faults.workloads import CLUB
 from tests.helpers import drained, http_get, publish, read_stream, wait_until
 
 pytestmark = pytest.mark.timeout(150)

@@ -13,7 +13,8 @@ from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
 from tests.conftest import running_worker
-from tests.faults.support import CLUB, Oracle, mismatches, observed
+from tests.faults.oracle import Oracle, mismatches, observed
+from tests.faults.workloads import CLUB
 from tests.helpers import drained, publish, totals, wait_until
 
 pytestmark = pytest.mark.timeout(60)

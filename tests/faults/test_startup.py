@@ -19,8 +19,10 @@ from loyalty_progress.contract.events import InputStream
 from loyalty_progress.worker.app import Worker
 from loyalty_progress.worker.groups import ensure_groups
 from loyalty_progress.worker.startup import start_step
+from tests.faults.delivery_state import processed_count
 from tests.faults.endpoints import PrivateRedis, answers, free_port, get_json, silent_listener
-from tests.faults.support import CLUB, processed_count, worker_process
+from tests.faults.replicas import worker_process
+from tests.faults.workloads import CLUB
 from tests.helpers import publish, wait_until
 
 pytestmark = pytest.mark.timeout(90)
@@ -61,7 +63,7 @@ async def test_run_waiting_for_an_unreachable_database_serves_health_and_exits_0
     ) as worker:
 
         async def health_served() -> bool:
-            if worker.process.poll() is not None:
+            if not worker.alive():
                 raise AssertionError(f"run exited early:\n{worker.log_tail()}")
             return await answers(http_port, "/healthz")
 
@@ -111,7 +113,7 @@ async def test_a_stop_cancels_a_connect_attempt_to_a_server_that_never_answers(
         ) as worker:
 
             async def starting() -> bool:
-                if worker.process.poll() is not None:
+                if not worker.alive():
                     raise AssertionError(f"run exited early:\n{worker.log_tail()}")
                 if not await answers(http_port, "/readyz"):
                     return False

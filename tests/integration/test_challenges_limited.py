@@ -10,8 +10,9 @@ import pytest
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
+from loyalty_progress.testing.worker_process import WorkerProcess
 from tests.conftest import running_worker
-from tests.faults.support import WorkerProcess, worker_process
+from tests.faults.replicas import worker_process
 from tests.helpers import http_get, publish, read_stream, wait_until
 from tests.integration.test_challenges_support import (
     CLUB,
@@ -37,7 +38,7 @@ LIMITED = challenge(
 
 async def _started(process: WorkerProcess) -> bool:
     """The replica logged that its subscribers run (at INFO, which its env asks for)."""
-    assert process.process.poll() is None, process.log_tail()
+    assert process.alive(), process.log_tail()
     return "worker replica-b consuming" in process.log_path.read_text(errors="replace")
 
 
@@ -65,7 +66,7 @@ async def test_max_winners_10_with_50_simultaneous_finishers_on_two_processes_ha
                 m: (await http_get(worker, f"/v1/members/{m}/challenges"))[1]["count"]
                 for m in (f"m{i:02}" for i in range(50))
             }
-        assert other.process.poll() is None, other.log_tail()
+        assert other.alive(), other.log_tail()
     completed = await messages(redis, settings, "challenge_completed")
     rewards = await read_stream(redis, settings, "rewards")
     winners = [n["member_id"] for n in completed if n["properties"]["winner"]]

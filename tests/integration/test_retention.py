@@ -32,7 +32,7 @@ from loyalty_progress.worker.registry import time_rules
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retention import CHUNK, prune_once
 from tests.conftest import running_worker
-from tests.faults.support import good_entry
+from tests.faults.batch_inputs import good_entry
 from tests.helpers import points, receipt, totals, wait_until
 from tests.integration.test_challenges_support import apply, group, trigger
 
