@@ -31,6 +31,7 @@ from loyalty_progress.engine.attendance import (
 from loyalty_progress.engine.attendance.ledger import LedgerLine
 from loyalty_progress.engine.attendance.plan import DayRange, MembershipKey
 from loyalty_progress.store.jsonrows import rows_param, rows_source
+from loyalty_progress.store.row_locks import lock_or_place
 
 _MEMBERSHIP: Final = msgspec.json.Decoder(AttendanceMembership)
 _CONTRIBUTION: Final = msgspec.json.Decoder(Contribution)
@@ -59,21 +60,14 @@ def decode_membership(raw: str | bytes | None) -> AttendanceMembership | None:
     return None if raw is None else _MEMBERSHIP.decode(raw)
 
 
-# INSERT ... ON CONFLICT DO UPDATE creates a placeholder for a member never seen in this
-# edition or row-locks an existing one, and returns its state: lock + load in one round
-# trip (a SELECT ... FOR UPDATE could not lock a row that does not exist yet, and two
-# replicas would both treat the member as new).
+# Lock + load in one round trip, with a placeholder for a member never seen in this
+# edition (`store.row_locks`).
 _KEY_COLUMNS: Final = [("club", "text"), ("edition", "text"), ("member_id", "text")]
 
-_LOCK_MEMBERSHIPS = text(
-    f"""
-    INSERT INTO attendance_memberships (club, edition, member_id)
-    SELECT k.club, k.edition, k.member_id FROM {rows_source("keys", _KEY_COLUMNS)} AS k
-    ORDER BY 1, 2, 3
-    ON CONFLICT (club, edition, member_id) DO UPDATE SET club = EXCLUDED.club
-    RETURNING club, edition, member_id, CAST(membership AS text) AS membership, due_at,
-              edition_hash
-    """
+_LOCK_MEMBERSHIPS = lock_or_place(
+    "attendance_memberships",
+    [name for name, _ in _KEY_COLUMNS],
+    ["CAST(membership AS text) AS membership", "due_at", "edition_hash"],
 )
 
 

@@ -4,8 +4,8 @@ plan names, and save what the engine changed. I/O only: which rows to lock comes
 
 A batch costs, whatever its size:
 
-1. `lock_members`: `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` (a placeholder row for
-   a new member, so two replicas can never both treat a member as new);
+1. `lock_members`: `FOR UPDATE` of the members that have a row, a placeholder row for a
+   new one (`store.row_locks`: two replicas can never both treat a member as new);
 2. `lock_groups`, only when group challenges are concerned, the same way. Groups are
    locked in a statement of their own, before the progress rows they guard: a statement
    sees only rows committed before it started, and a group's progress row may have been
@@ -49,6 +49,7 @@ from loyalty_progress.engine.challenges import (
     RowSelector,
 )
 from loyalty_progress.store.jsonrows import rows_param, rows_source
+from loyalty_progress.store.row_locks import lock_or_place
 
 # Rows of `challenge_finishers` per occurrence (migration 0007): enough that concurrent
 # batches rarely pick the same one.
@@ -67,26 +68,12 @@ def _raw(value: msgspec.Struct) -> msgspec.Raw:
 
 # --------------------------------------------------------------------------- lock + load
 
-_LOCK_MEMBERS = text(
-    f"""
-    INSERT INTO challenge_members (club, member_id)
-    SELECT k.club, k.member_id
-    FROM {rows_source("keys", [("club", "text"), ("member_id", "text")])} AS k
-    ORDER BY 1, 2
-    ON CONFLICT (club, member_id) DO UPDATE SET club = EXCLUDED.club
-    RETURNING CAST(state AS text) AS state
-    """
+_LOCK_MEMBERS = lock_or_place(
+    "challenge_members", ["club", "member_id"], ["CAST(state AS text) AS state"]
 )
 
-_LOCK_GROUPS = text(
-    f"""
-    INSERT INTO challenge_groups (club, group_code)
-    SELECT k.club, k.group_code
-    FROM {rows_source("keys", [("club", "text"), ("group_code", "text")])} AS k
-    ORDER BY 1, 2
-    ON CONFLICT (club, group_code) DO UPDATE SET club = EXCLUDED.club
-    RETURNING CAST(state AS text) AS state
-    """
+_LOCK_GROUPS = lock_or_place(
+    "challenge_groups", ["club", "group_code"], ["CAST(state AS text) AS state"]
 )
 
 _SELECTOR_COLUMNS: Final = [
