@@ -39,7 +39,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from loyalty_progress.contract.outputs import OutputMessage
 from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.engine.challenges import (
-    Catalog,
     ChallengeInput,
     ChallengeOutcome,
     ChallengeState,
@@ -57,6 +56,7 @@ from loyalty_progress.engine.challenges import (
 )
 from loyalty_progress.engine.challenges.catalog_cache import CatalogCache
 from loyalty_progress.engine.challenges.inputs import challenge_inputs
+from loyalty_progress.engine.challenges.routes import Routes
 from loyalty_progress.store import challenge_writes as writes
 from loyalty_progress.store import challenges as store
 from loyalty_progress.store.outbox import add_messages
@@ -77,17 +77,18 @@ class ChallengeRule:
 
     async def apply(self, conn: AsyncConnection, batch: BatchContext) -> Sequence[OutputMessage]:
         catalog = self._catalogs.get(batch.definitions)
-        inputs = challenge_inputs(batch.events, batch.transitions, catalog)
+        routes = Routes(catalog)  # what each event feeds, worked out once for the batch
+        inputs = challenge_inputs(batch.events, batch.transitions, routes)
         if not inputs:
             return []
         members = await writes.lock_members(conn, member_keys(inputs))
-        plan = load_plan(inputs, catalog, members)
+        plan = load_plan(inputs, catalog, members, routes)
         groups = await writes.lock_groups(conn, plan.groups)
         participations, progress = await writes.lock_rows(conn, plan.participations, plan.progress)
         state = ChallengeState(
             members, groups, participations, progress, entries_of=plan.entries_of
         )
-        outcome = await _apply(conn, state, inputs, catalog, batch.now)
+        outcome = await _apply(conn, state, inputs, routes, batch.now)
         if outcome.unsettled:
             stored, _ = await writes.lock_rows(conn, unsettled_selectors(outcome), ())
             settle(outcome, stored, members, catalog)
@@ -99,7 +100,7 @@ async def _apply(
     conn: AsyncConnection,
     state: ChallengeState,
     inputs: Sequence[ChallengeInput],
-    catalog: Catalog,
+    routes: Routes,
     now: datetime,
 ) -> ChallengeOutcome:
     """`apply_challenges`, loading what it asks for and applying again: the winner
@@ -107,11 +108,11 @@ async def _apply(
     Each retry loads more than before, so this ends."""
     while True:
         try:
-            return apply_challenges(state, inputs, catalog, now)
+            return apply_challenges(state, inputs, routes.catalog, now, routes)
         except WinnersNotLoaded as missing:
             if state.winners:
                 raise  # winner_keys covers every occurrence the batch can complete
-            keys = winner_keys(inputs, catalog, state.participations, state.progress)
+            keys = winner_keys(inputs, routes.catalog, state.participations, state.progress)
             if missing.key not in keys:
                 raise
             state = replace(state, winners=await writes.lock_winners(conn, keys))

@@ -27,10 +27,11 @@ from msgspec.structs import replace
 from loyalty_progress.contract.events import MemberEvent, PointsEvent, VoucherEvent
 from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges import timeline
-from loyalty_progress.engine.challenges.catalog import Catalog, near_window
+from loyalty_progress.engine.challenges.catalog import Catalog
 from loyalty_progress.engine.challenges.effects import Cause
 from loyalty_progress.engine.challenges.milestones import evaluate, newly_reached
-from loyalty_progress.engine.challenges.occurrences import Occurrence, occurrence_at
+from loyalty_progress.engine.challenges.occurrences import Occurrence
+from loyalty_progress.engine.challenges.routes import Routes
 from loyalty_progress.engine.challenges.settle import satisfied_at
 from loyalty_progress.engine.challenges.state import (
     Entry,
@@ -60,17 +61,20 @@ def apply_challenges(
     inputs: Iterable[ChallengeInput],
     definitions: Sequence[ChallengeDefinition] | Catalog,
     now: datetime,
+    routes: Routes | None = None,
 ) -> ChallengeOutcome:
-    """Pure: the loaded rows + the batch's inputs in order -> changed rows and effects."""
-    engine = _Engine(Workspace(state, now), Catalog.of(definitions))
+    """Pure: the loaded rows + the batch's inputs in order -> changed rows and effects.
+    `routes`: the batch's, when the plan already worked them out."""
+    catalog = Catalog.of(definitions)
+    engine = _Engine(Workspace(state, now), catalog, routes or Routes(catalog))
     for item in inputs:
         engine.apply(item)
     return engine.ws.out
 
 
 class _Engine:
-    def __init__(self, ws: Workspace, catalog: Catalog) -> None:
-        self.ws, self.catalog = ws, catalog
+    def __init__(self, ws: Workspace, catalog: Catalog, routes: Routes) -> None:
+        self.ws, self.catalog, self.routes = ws, catalog, routes
 
     def apply(self, item: ChallengeInput) -> None:
         if isinstance(item, ReceiptTransition):
@@ -91,10 +95,7 @@ class _Engine:
         at: datetime,
         receipt_id: str | None,
     ) -> None:
-        for definition in self.catalog.feeding(source.club, source):
-            found = deltas(definition, source)
-            if not found:
-                continue
+        for definition, found, occ, near in self.routes.feeds(source):
             entry = Entry(
                 event_id=event_id,
                 occurred_at=at,
@@ -103,9 +104,8 @@ class _Engine:
                 reason="counted",
                 receipt_id=receipt_id,
             )
-            occ = occurrence_at(definition, at)
             if occ is None:
-                if near_window(definition, at):
+                if near:
                     entry = replace(entry, reason="outside_window")
                     self.ws.note(definition.club, definition.code, None, member_id, entry)
                 continue
@@ -155,12 +155,8 @@ class _Engine:
 
     def _note(self, receipt: ReceiptState, reason: Reason) -> None:
         """Ledger only: a pending, rejected or refunded receipt that never counted."""
-        for definition in self.catalog.feeding(receipt.club, receipt):
-            found = deltas(definition, receipt)
-            if not found:
-                continue
-            occ = occurrence_at(definition, receipt.occurred_at)
-            if occ is None and not near_window(definition, receipt.occurred_at):
+        for definition, found, occ, near in self.routes.feeds(receipt):
+            if occ is None and not near:
                 continue
             entry = Entry(
                 event_id=receipt.event_id,
@@ -174,10 +170,7 @@ class _Engine:
 
     def _reverse(self, transition: ReceiptTransition, before: ReceiptState) -> None:
         after = transition.after
-        for definition in self.catalog.feeding(before.club, before):
-            if not deltas(definition, before):
-                continue
-            occ = occurrence_at(definition, before.occurred_at)
+        for definition, _, occ, _ in self.routes.feeds(before):
             if occ is None:
                 continue
             key = (definition.club, definition.code, occ.index, before.member_id)

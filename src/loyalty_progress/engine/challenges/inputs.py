@@ -7,44 +7,39 @@ group facts are always kept, because a challenge applied later needs them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Final
 
 from loyalty_progress.contract.events import InputEvent, MemberEvent, ReceiptEvent
 from loyalty_progress.engine.challenges.apply import ChallengeInput
-from loyalty_progress.engine.challenges.catalog import Catalog, near_window
-from loyalty_progress.engine.challenges.triggers import Source, deltas
+from loyalty_progress.engine.challenges.catalog import Catalog
+from loyalty_progress.engine.challenges.routes import Routes
+from loyalty_progress.engine.challenges.triggers import Source
 from loyalty_progress.engine.receipts import ReceiptTransition
 
 FACTS: Final = frozenset({"opted_in", "opted_out", "joined_group", "left_group"})
 
 
-def _sources(item: ChallengeInput) -> list[tuple[Source, datetime]]:
+def _sources(item: ChallengeInput) -> tuple[Source, ...]:
     if isinstance(item, ReceiptTransition):
-        found: list[tuple[Source, datetime]] = [(item.after, item.after.occurred_at)]
-        if item.before is not None:
-            found.append((item.before, item.before.occurred_at))
-        return found
-    return [(item, item.occurred_at)]
+        return (item.after,) if item.before is None else (item.after, item.before)
+    return (item,)
 
 
-def _relevant(item: ChallengeInput, club: str, catalog: Catalog) -> bool:
+def _relevant(item: ChallengeInput, routes: Routes) -> bool:
     """Some challenge of the club has a trigger the input feeds (or reverses), near its
     window: anything else would be a no-op for the engine."""
-    return any(
-        near_window(d, at) and deltas(d, source)
-        for source, at in _sources(item)
-        for d in catalog.feeding(club, source)
-    )
+    return any(feed.near for source in _sources(item) for feed in routes.feeds(source))
 
 
 def challenge_inputs(
     events: Sequence[InputEvent],
     transitions: Sequence[ReceiptTransition],
-    catalog: Catalog,
+    catalog: Catalog | Routes,
 ) -> list[ChallengeInput]:
     """The batch's inputs for the engine, in entry order, without the irrelevant ones.
-    `events` are the batch's fresh events, `transitions` the receipt lifecycle's."""
+    `events` are the batch's fresh events, `transitions` the receipt lifecycle's; pass the
+    batch's `Routes` to keep what it works out for the plan and the engine."""
+    routes = catalog if isinstance(catalog, Routes) else Routes(catalog)
     by_event = {t.event.event_id: t for t in transitions}
     inputs: list[ChallengeInput] = []
     for event in events:
@@ -59,6 +54,6 @@ def challenge_inputs(
             continue
         else:
             item = event
-        if _relevant(item, event.club, catalog):
+        if _relevant(item, routes):
             inputs.append(item)
     return inputs

@@ -33,6 +33,7 @@ from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges.apply import ChallengeInput
 from loyalty_progress.engine.challenges.catalog import Catalog
 from loyalty_progress.engine.challenges.occurrences import occurrence_at
+from loyalty_progress.engine.challenges.routes import Routes
 from loyalty_progress.engine.challenges.state import (
     GroupKey,
     MemberKey,
@@ -43,7 +44,7 @@ from loyalty_progress.engine.challenges.state import (
     SubjectKind,
 )
 from loyalty_progress.engine.challenges.timeline import ever_groups
-from loyalty_progress.engine.challenges.triggers import Source, deltas
+from loyalty_progress.engine.challenges.triggers import Source
 from loyalty_progress.engine.challenges.workspace import ChallengeOutcome, EntriesKey
 from loyalty_progress.engine.receipts import ReceiptTransition
 
@@ -94,19 +95,19 @@ def _sources(item: ChallengeInput) -> list[tuple[Source, datetime]]:
     return [(item, item.occurred_at)]
 
 
-def _codes(item: ChallengeInput, catalog: Catalog) -> set[str]:
+def _codes(item: ChallengeInput, catalog: Catalog, routes: Routes) -> set[str]:
     club = _member(item)[0]
     if isinstance(item, MemberEvent) and item.kind in ("opted_in", "opted_out"):
         found = catalog.get(club, item.challenge_code or "")
         return {found.code} if found else set()
     if isinstance(item, MemberEvent) and item.kind in ("joined_group", "left_group"):
         return {d.code for d in catalog.group_scoped(club)}
-    codes: set[str] = set()
-    for source, at in _sources(item):
-        for definition in catalog.feeding(club, source):
-            if occurrence_at(definition, at) is not None and deltas(definition, source):
-                codes.add(definition.code)
-    return codes
+    return {
+        feed.definition.code
+        for source, _ in _sources(item)
+        for feed in routes.feeds(source)
+        if feed.occurrence is not None
+    }
 
 
 _FACTS = frozenset({"opted_in", "opted_out", "joined_group", "left_group"})
@@ -130,8 +131,11 @@ def load_plan(
     inputs: Sequence[ChallengeInput],
     definitions: Sequence[ChallengeDefinition] | Catalog,
     members: Mapping[MemberKey, MemberRecord],
+    routes: Routes | None = None,
 ) -> LoadPlan:
+    """`routes`: the batch's (see `routes.Routes`), to share with the engine."""
     catalog = Catalog.of(definitions)
+    routes = routes or Routes(catalog)
     since: dict[MemberKey, datetime] = {}
     codes: dict[MemberKey, set[str]] = {}
     rereads: dict[MemberKey, set[str]] = {}
@@ -140,7 +144,7 @@ def load_plan(
         key = _member(item)
         at = _earliest(item)
         since[key] = min(at, since.get(key, at))
-        found = _codes(item, catalog)
+        found = _codes(item, catalog, routes)
         codes.setdefault(key, set()).update(found)
         rereads.setdefault(key, set()).update(_rereads(item, found))
         if (

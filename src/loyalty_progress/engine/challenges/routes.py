@@ -1,0 +1,51 @@
+"""What each source of a batch feeds, worked out once per batch.
+
+A source (an event, or one receipt state of a transition) feeds a challenge when one of the
+challenge's triggers takes it (`triggers.deltas` is not empty). The inputs step (is the
+input relevant at all?), the plan (which rows to lock) and the engine (the entries) ask
+that of the same sources; `Routes` answers once per source and keeps the answer for the
+batch, so the deltas and the occurrence of an event are derived once.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from loyalty_progress.definitions.challenge import ChallengeDefinition
+from loyalty_progress.engine.challenges.catalog import Catalog, near_window
+from loyalty_progress.engine.challenges.occurrences import Occurrence, occurrence_at
+from loyalty_progress.engine.challenges.state import Delta
+from loyalty_progress.engine.challenges.triggers import Source, deltas
+
+
+class Feed(NamedTuple):
+    """One challenge a source feeds: the deltas, the occurrence containing the source's
+    `occurred_at` (None outside the window), and whether it is near the window (inside,
+    or within the margin that makes an `outside_window` note)."""
+
+    definition: ChallengeDefinition
+    deltas: tuple[Delta, ...]
+    occurrence: Occurrence | None
+    near: bool
+
+
+class Routes:
+    """The feeds of a batch's sources. One per batch: it keeps every source it was asked
+    about (by identity) until the batch is done."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._feeds: dict[int, tuple[Source, tuple[Feed, ...]]] = {}
+
+    def feeds(self, source: Source) -> tuple[Feed, ...]:
+        known = self._feeds.get(id(source))
+        if known is not None and known[0] is source:
+            return known[1]
+        at = source.occurred_at
+        found = tuple(
+            Feed(definition, found, occurrence_at(definition, at), near_window(definition, at))
+            for definition in self.catalog.feeding(source.club, source)
+            if (found := deltas(definition, source))
+        )
+        self._feeds[id(source)] = (source, found)
+        return found
