@@ -45,7 +45,9 @@ async def test_existing_rows_are_locked_without_a_new_version_and_new_keys_place
     async with engine.begin() as conn:
         await writes.lock_members(conn, [(CLUB, "m-old")])
         await conn.execute(
-            text("UPDATE challenge_members SET state = CAST(:s AS jsonb) WHERE member_id = 'm-old'"),
+            text(
+                "UPDATE challenge_members SET state = CAST(:s AS jsonb) WHERE member_id = 'm-old'"
+            ),
             {"s": '{"club": "club-a", "member_id": "m-old"}'},
         )
     before = await _version(engine, "m-old")
