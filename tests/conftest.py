@@ -1,41 +1,30 @@
 """Fixtures: real services once per session; each test gets its own database (cloned from
-a migrated template) and its own stream prefix, so tests never see each other's data."""
+a migrated template) and its own stream prefix, so tests never see each other's data.
+What the fixtures build on, and everything else tests share, lives in tests/support/."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import asyncpg
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
-from sqlalchemy.engine import make_url
 
 from loyalty_progress.config import Settings
 from loyalty_progress.store import migrate
 from loyalty_progress.store.database import create_engine
-from tests.services import test_services
-from tests.tokens import TEST_SECRET
+from tests.support.databases import RUN_ID, create_database, drop_database, with_database
+from tests.support.servers import session_servers
+from tests.support.tokens import TEST_SECRET
 
-RUN_ID = uuid.uuid4().hex[:8]
 _counter = itertools.count()
-
-
-def _with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
 def service_urls() -> Iterator[tuple[str, str]]:
-    with test_services() as urls:
+    with session_servers() as urls:
         yield urls
 
 
@@ -43,33 +32,21 @@ def service_urls() -> Iterator[tuple[str, str]]:
 async def template_database(service_urls: tuple[str, str]) -> AsyncIterator[str]:
     admin_url = service_urls[0]
     name = f"lp_{RUN_ID}_template"
-    admin = await asyncpg.connect(_asyncpg_dsn(admin_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        engine = create_engine(_with_database(admin_url, name), pool_size=1)
-        await migrate.upgrade(engine)
-        await engine.dispose()
-        yield name
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await create_database(admin_url, name)
+    engine = create_engine(with_database(admin_url, name), pool_size=1)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    yield name
+    await drop_database(admin_url, name)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def database_url(service_urls: tuple[str, str], template_database: str) -> AsyncIterator[str]:
     admin_url = service_urls[0]
     name = f"lp_{RUN_ID}_{next(_counter)}"
-    admin = await asyncpg.connect(_asyncpg_dsn(admin_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    finally:
-        await admin.close()
-    yield _with_database(admin_url, name)
-    admin = await asyncpg.connect(_asyncpg_dsn(admin_url))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await create_database(admin_url, name, template_database)
+    yield with_database(admin_url, name)
+    await drop_database(admin_url, name)
 
 
 @pytest.fixture
@@ -105,15 +82,3 @@ def settings(database_url: str, service_urls: tuple[str, str], stream_prefix: st
         auth_hs256_secret=TEST_SECRET,
         migrate_on_start=False,
     )
-
-
-@contextlib.asynccontextmanager
-async def running_worker(settings: Settings, serve_http: bool = False) -> AsyncIterator[object]:
-    from loyalty_progress.worker.app import Worker
-
-    worker = Worker(settings, serve_http=serve_http)
-    await asyncio.wait_for(worker.start(), timeout=30)
-    try:
-        yield worker
-    finally:
-        await asyncio.wait_for(worker.stop(), timeout=30)

@@ -13,8 +13,7 @@ from loyalty_progress.config import Settings
 from loyalty_progress.definitions.cache import DefinitionsCache
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.challenges import ChallengeExpiryRule
-from tests.helpers import publish
-from tests.integration.test_challenges_support import (
+from tests.support.challenge_service import (
     END,
     apply,
     at,
@@ -22,10 +21,11 @@ from tests.integration.test_challenges_support import (
     earned,
     group,
     settle,
-    sql,
     trigger,
-    worker_at,
 )
+from tests.support.rows import query
+from tests.support.streams import publish
+from tests.support.worker import worker_at
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,13 +60,13 @@ async def test_four_replicas_expiring_at_once_write_each_challenge_expired_once(
     assert len(ids) == len(set(ids)) == MEMBERS
     assert sum(1 for replica in written if replica) >= 2, "no race: one replica did all"
     assert again == []
-    rows = await sql(
+    rows = await query(
         settings,
         "SELECT payload FROM outbox WHERE convert_from(payload, 'UTF8')::jsonb->>'type' = "
         "'challenge_expired'",
     )
     assert len(rows) == MEMBERS
-    [(expired, unexpired)] = await sql(
+    [(expired, unexpired)] = await query(
         settings,
         "SELECT count(*) FILTER (WHERE expired_at IS NOT NULL), "
         "count(*) FILTER (WHERE expired_at IS NULL) FROM challenge_progress",

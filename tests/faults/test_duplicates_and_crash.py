@@ -14,11 +14,14 @@ from loyalty_progress.contract.events import InputStream
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import commit_batch
 from loyalty_progress.worker.groups import ensure_groups
-from tests.conftest import running_worker
 from tests.faults.batch_inputs import good_entry, utc_now
 from tests.faults.bounded import within
 from tests.faults.delivery_state import consumer_pending, group_pending, unpublished_outbox
-from tests.helpers import drained, points, publish, read_stream, receipt, totals, wait_until
+from tests.support.event_bodies import points, receipt
+from tests.support.rows import totals
+from tests.support.streams import drained, publish, read_stream
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,8 +39,8 @@ async def test_an_event_published_five_times_changes_totals_once(
         await publish(redis, settings, "points", *[earned] * 2)
         await publish(redis, settings, "receipts", *[approved] * 2)
         await wait_until(lambda: drained(redis, settings), timeout=15, what="later copies")
-        result = await totals(worker.engine)  # type: ignore[attr-defined]
-        stats = worker.pipeline.stats  # type: ignore[attr-defined]
+        result = await totals(worker.engine)
+        stats = worker.pipeline.stats
         await wait_until(
             lambda: _stream_length(redis, settings, "notifications", 1), what="notification"
         )
@@ -85,7 +88,7 @@ async def test_entry_committed_but_not_acked_before_a_crash_is_claimed_and_acked
                 timeout=10,
                 what="the outbox row published by the sweep",
             )
-            stats = worker.pipeline.stats  # type: ignore[attr-defined]
+            stats = worker.pipeline.stats
             after = await totals(engine)
             unpublished = await within(5, unpublished_outbox(engine))
 

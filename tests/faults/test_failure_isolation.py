@@ -14,11 +14,12 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from loyalty_progress.config import Settings
-from tests.conftest import running_worker
 from tests.faults.delivery_state import group_pending, processed_count
 from tests.faults.oracle import Oracle, mismatches
 from tests.faults.workloads import CLUB
-from tests.helpers import drained, read_stream, wait_until
+from tests.support.streams import drained, read_stream
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -75,10 +76,10 @@ async def test_an_entry_failing_in_the_database_is_isolated_then_dead_lettered_w
 
         await wait_until(dead_lettered, timeout=25, what="the poison entry dead-lettered")
         await wait_until(lambda: drained(redis, settings), timeout=10, what="drained")
-        engine = worker.engine  # type: ignore[attr-defined]
+        engine = worker.engine
         wrong = await mismatches(engine, oracle)
         applied = await processed_count(engine)
-        stats = worker.pipeline.stats  # type: ignore[attr-defined]
+        stats = worker.pipeline.stats
 
     assert wrong == {}
     assert applied == 120

@@ -26,7 +26,8 @@ from tests.faults.endpoints import free_port
 from tests.faults.oracle import Oracle, mismatches
 from tests.faults.replicas import wait_for_progress, worker_process
 from tests.faults.workloads import mixed_workload, publish_workload
-from tests.helpers import drained, read_stream, wait_until
+from tests.support.streams import drained, read_stream
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 

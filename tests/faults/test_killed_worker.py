@@ -13,7 +13,6 @@ from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
 from loyalty_progress.store.database import create_engine
-from tests.conftest import running_worker
 from tests.faults.delivery_state import (
     committed_but_unacked,
     consumer_pending,
@@ -23,7 +22,9 @@ from tests.faults.delivery_state import (
 from tests.faults.oracle import Oracle, mismatches
 from tests.faults.replicas import kill_while_holding_entries, wait_for_progress, worker_process
 from tests.faults.workloads import mixed_workload, publish_workload
-from tests.helpers import drained, wait_until
+from tests.support.streams import drained
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(120)
 

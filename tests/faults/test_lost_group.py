@@ -19,11 +19,13 @@ from loyalty_progress.observability.metrics import Metrics
 from loyalty_progress.worker.app import Worker
 from loyalty_progress.worker.gauges import collect_stream_gauges
 from loyalty_progress.worker.groups import ensure_group
-from tests.conftest import running_worker
 from tests.faults.delivery_state import group_pending, processed_count
 from tests.faults.oracle import Oracle, mismatches
 from tests.faults.workloads import CLUB
-from tests.helpers import drained, http_get, publish, wait_until
+from tests.support.http import http_get
+from tests.support.streams import drained, publish
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -122,7 +124,7 @@ async def test_a_deleted_stream_and_its_group_come_back_and_new_entries_are_appl
             await _publish(redis, settings, oracle, "receipts", _receipts(10))
 
             async def all_applied() -> bool:
-                return await processed_count(worker.engine) == len(oracle.event_ids)  # type: ignore[attr-defined]
+                return await processed_count(worker.engine) == len(oracle.event_ids)
 
             await wait_until(all_applied, timeout=20, what="entries after the loss applied")
             await wait_until(lambda: _ready(worker), timeout=10, what="/readyz 200 again")
@@ -130,7 +132,7 @@ async def test_a_deleted_stream_and_its_group_come_back_and_new_entries_are_appl
             watching.cancel()
         await wait_until(lambda: drained(redis, settings), timeout=20, what="drained")
 
-        wrong = await mismatches(worker.engine, oracle)  # type: ignore[attr-defined]
+        wrong = await mismatches(worker.engine, oracle)
         status, totals = await http_get(worker, "/v1/members/m2/totals")
 
     assert wrong == {}
@@ -173,8 +175,8 @@ async def test_a_destroyed_group_is_read_again_from_the_start_and_nothing_counts
         await wait_until(read_again, timeout=20, what="the kept entries read again")
         await _publish(redis, settings, oracle, "receipts", _receipts(15))
         await wait_until(lambda: drained(redis, settings), timeout=20, what="drained")
-        applied = await processed_count(worker.engine)  # type: ignore[attr-defined]
-        wrong = await mismatches(worker.engine, oracle)  # type: ignore[attr-defined]
+        applied = await processed_count(worker.engine)
+        wrong = await mismatches(worker.engine, oracle)
         duplicates = _counter(worker, "loyalty_duplicate_events_total", receipts_stream)
 
     assert applied == len(oracle.event_ids) == 95

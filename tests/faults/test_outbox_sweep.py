@@ -16,11 +16,12 @@ from loyalty_progress.contract.events import InputStream
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import commit_batch
 from loyalty_progress.worker.deadletter import dead_letter
-from tests.conftest import running_worker
 from tests.faults.batch_inputs import good_entry, utc_now
 from tests.faults.delivery_state import unpublished_outbox
 from tests.faults.workloads import CLUB
-from tests.helpers import read_stream, wait_until
+from tests.support.streams import read_stream
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(60)
 

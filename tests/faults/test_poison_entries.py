@@ -13,12 +13,13 @@ from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.outputs import DEAD_LETTER_BODY_BYTES
-from tests.conftest import running_worker
 from tests.faults.bounded import within
 from tests.faults.delivery_state import group_pending
 from tests.faults.oracle import Oracle, mismatches
 from tests.faults.workloads import CLUB
-from tests.helpers import drained, read_stream, wait_until
+from tests.support.streams import drained, read_stream
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -270,9 +271,9 @@ async def test_poison_entries_are_dead_lettered_with_reasons_and_good_entries_al
             return len(await read_stream(redis, settings, "deadletter")) >= len(POISON)
 
         await wait_until(all_dead_lettered, timeout=10, what="dead letters published")
-        engine = worker.engine  # type: ignore[attr-defined]
+        engine = worker.engine
         wrong = await within(10, mismatches(engine, oracle))
-        stats = worker.pipeline.stats  # type: ignore[attr-defined]
+        stats = worker.pipeline.stats
 
     assert wrong == {}
     assert stats.applied == good_count
@@ -321,7 +322,7 @@ async def test_a_stream_of_only_poison_is_drained_and_later_good_events_still_ap
         await wait_until(lambda: drained(redis, settings), timeout=15, what="good one applied")
         oracle = Oracle()
         oracle.add("points", good)
-        wrong = await mismatches(worker.engine, oracle)  # type: ignore[attr-defined]
+        wrong = await mismatches(worker.engine, oracle)
 
         async def fifty_letters() -> bool:
             return len(await read_stream(redis, settings, "deadletter")) >= 50

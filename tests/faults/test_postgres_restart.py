@@ -18,12 +18,13 @@ import pytest
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.conftest import running_worker
 from tests.faults.delivery_state import group_pending, processed_count
 from tests.faults.oracle import Oracle, mismatches
 from tests.faults.private_postgres import PrivatePostgres
 from tests.faults.workloads import CLUB
-from tests.helpers import drained, wait_until
+from tests.support.streams import drained
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -118,14 +119,14 @@ async def test_worker_rides_out_a_postgres_restart_with_exact_totals(
             await wait_until(
                 _database_healthy(worker), timeout=10, what="health.database back to True"
             )
-            assert worker.health.database is True  # type: ignore[attr-defined]
+            assert worker.health.database is True
         finally:
             producer.stop()
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        engine = worker.engine  # type: ignore[attr-defined]
+        engine = worker.engine
         applied = await processed_count(engine)
         wrong = await mismatches(engine, producer.oracle)
 

@@ -17,12 +17,14 @@ import pytest
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.conftest import running_worker
 from tests.faults.delivery_state import consumer_pending, group_pending, processed_count
 from tests.faults.oracle import Oracle, mismatches
 from tests.faults.private_postgres import PrivatePostgres
 from tests.faults.workloads import CLUB
-from tests.helpers import drained, http_get, publish, read_stream, wait_until
+from tests.support.http import http_get
+from tests.support.streams import drained, publish, read_stream
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -104,7 +106,7 @@ async def test_readyz_follows_postgres_and_pending_entries_survive_the_outage(
         await wait_until(_readiness(worker, True), timeout=30, what="/readyz 200 after restart")
         await wait_until(lambda: drained(redis, settings), timeout=40, what="drained after")
 
-        engine = worker.engine  # type: ignore[attr-defined]
+        engine = worker.engine
         applied = await processed_count(engine)
         wrong = await mismatches(engine, oracle)
         status, totals = await http_get(worker, "/v1/members/m0/totals")

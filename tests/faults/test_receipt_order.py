@@ -12,10 +12,12 @@ import pytest
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.conftest import running_worker
 from tests.faults.oracle import Oracle, mismatches, observed
 from tests.faults.workloads import CLUB
-from tests.helpers import drained, publish, totals, wait_until
+from tests.support.rows import totals
+from tests.support.streams import drained, publish
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -126,14 +128,14 @@ async def test_receipt_status_events_in_every_order_give_the_ordered_lifecycle_t
         await publish(redis, settings, "receipts", *[b for _, _, bodies in runs for b in bodies])
         async with running_worker(replace(settings, batch_size=1000)) as worker:
             await wait_until(lambda: drained(redis, settings), timeout=20, what="drained")
-            engine = worker.engine  # type: ignore[attr-defined]
+            engine = worker.engine
             await _check(engine, runs, oracle, mode)
     elif mode == "small-batches":
         async with running_worker(replace(settings, batch_size=3)) as worker:
             for _, _, bodies in runs:
                 await publish(redis, settings, "receipts", *bodies)
             await wait_until(lambda: drained(redis, settings), timeout=20, what="drained")
-            await _check(worker.engine, runs, oracle, mode)  # type: ignore[attr-defined]
+            await _check(worker.engine, runs, oracle, mode)
     else:
         # The n-th event of every receipt goes out only when all (n-1)-th events are
         # applied: each status change of a receipt is applied in a batch of its own.
@@ -143,7 +145,7 @@ async def test_receipt_status_events_in_every_order_give_the_ordered_lifecycle_t
                 wave = [bodies[step] for _, _, bodies in runs if step < len(bodies)]
                 await publish(redis, settings, "receipts", *wave)
                 await wait_until(lambda: drained(redis, settings), timeout=20, what="a wave")
-            await _check(worker.engine, runs, oracle, mode)  # type: ignore[attr-defined]
+            await _check(worker.engine, runs, oracle, mode)
 
 
 async def _check(

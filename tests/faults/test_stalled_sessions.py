@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from loyalty_progress.config import Settings
 from loyalty_progress.store.database import SessionTimeouts, create_engine
 from loyalty_progress.worker.stalled import SESSION_PREFIX, end_stalled_sessions
-from tests.helpers import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

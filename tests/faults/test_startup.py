@@ -23,7 +23,8 @@ from tests.faults.delivery_state import processed_count
 from tests.faults.endpoints import PrivateRedis, answers, free_port, get_json, silent_listener
 from tests.faults.replicas import worker_process
 from tests.faults.workloads import CLUB
-from tests.helpers import publish, wait_until
+from tests.support.streams import publish
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 

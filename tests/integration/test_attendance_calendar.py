@@ -6,14 +6,8 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.integration.test_attendance_support import (
-    apply_editions,
-    edition,
-    process,
-    query,
-    receipt,
-    view,
-)
+from tests.support.attendance_service import apply_editions, edition, process, receipt, view
+from tests.support.rows import query
 
 
 async def test_a_receipt_at_0859_local_belongs_to_the_previous_business_date(

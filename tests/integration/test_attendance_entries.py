@@ -6,17 +6,17 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.integration.test_attendance_support import (
+from tests.support.attendance_service import (
     apply_editions,
     complete_days,
     edition,
     notes,
     process,
-    query,
     receipt,
     tick,
     view,
 )
+from tests.support.rows import query
 
 
 async def test_failed_stage_breaks_the_streak_second_entry_starts_next_stage_then_membership_ends(

@@ -10,19 +10,18 @@ import sys
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.integration.test_attendance_support import (
+from tests.support.attendance_service import (
     apply_editions,
     complete_days,
     edition,
     membership_row,
     notes,
-    outbox,
     process,
-    query,
     receipt,
     tick,
     view,
 )
+from tests.support.rows import outbox, query
 
 
 async def test_april_receipt_approved_on_may_8_completes_april_one_approved_on_may_12_does_not(

@@ -6,15 +6,12 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.conftest import running_worker
-from tests.helpers import drained, http_get, publish, wait_until
-from tests.integration.test_attendance_support import (
-    apply_editions,
-    at_instant,
-    edition,
-    receipt,
-)
-from tests.tokens import member_token
+from tests.support.attendance_service import apply_editions, at_instant, edition, receipt
+from tests.support.http import http_get
+from tests.support.streams import drained, publish
+from tests.support.tokens import member_token
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 LEDGER = "/v1/members/{member}/attendance_challenge/contributions"
 
@@ -33,7 +30,7 @@ async def test_the_ledger_says_which_receipts_counted_for_which_date_and_why_not
             receipt("r", "pending", 40, "2026-05-11 12:00", event_id="r-pending"),
             receipt("r", "approved", 40, "2026-05-11 12:00", event_id="r-approved"),
             # Before the day boundary (09:00 Oslo): it counts for the day before.
-            receipt("early", "approved", 25.5, "2026-05-13 08:00", event_id="early"),
+            receipt("early", "approved", "25.5", "2026-05-13 08:00", event_id="early"),
             receipt("old", "approved", 100, "2026-04-11 12:00", event_id="old"),
             receipt("x", "approved", 100, "2026-05-12 12:00", member="someone-else"),
         )

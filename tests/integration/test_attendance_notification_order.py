@@ -10,17 +10,17 @@ from typing import Any
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.conftest import running_worker
-from tests.helpers import drained, publish, read_stream, wait_until
-from tests.integration.test_attendance_support import (
+from tests.support.attendance_service import (
     apply_editions,
     at_instant,
     complete_days,
     edition,
-    outbox_idle,
     process,
-    query,
 )
+from tests.support.rows import outbox_idle, query
+from tests.support.streams import drained, publish, read_stream
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 NOW = "2026-04-28 12:00"
 

@@ -10,13 +10,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.integration.test_attendance_support import (
-    apply_editions,
-    edition,
-    process,
-    query,
-    receipt,
-)
+from tests.support.attendance_service import apply_editions, edition, process, receipt
+from tests.support.rows import query
 
 LIFECYCLES: list[tuple[str, tuple[str, ...], str, str]] = [
     ("r1", ("pending", "approved"), "60", "2026-04-20 12:00"),

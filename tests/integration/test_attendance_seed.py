@@ -6,20 +6,19 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.helpers import read_stream
-from tests.integration.test_attendance_support import (
+from tests.support.attendance_seed import corrected_seed
+from tests.support.attendance_service import (
     CLUB,
     apply_editions,
     complete_days,
     edition,
     notes,
-    outbox,
     process,
-    query,
     receipt,
     view,
 )
-from tests.unit.test_attendance_view import corrected_seed
+from tests.support.rows import outbox, query
+from tests.support.streams import read_stream
 
 MAY_RECEIPTS = [
     receipt("may-11", "approved", 100, "2026-05-11 12:00"),

@@ -7,17 +7,17 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.helpers import read_stream
-from tests.integration.test_attendance_support import (
+from tests.support.attendance_service import (
     apply_editions,
     complete_days,
     edition,
     membership_row,
     notes,
-    outbox,
     process,
     view,
 )
+from tests.support.rows import outbox
+from tests.support.streams import read_stream
 
 
 def again(bodies: list[dict[str, object]]) -> list[dict[str, object]]:

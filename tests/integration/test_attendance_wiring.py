@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 import pytest_asyncio
 from redis.asyncio import Redis
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream, ReceiptEvent
@@ -22,9 +22,8 @@ from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.attendance import AttendanceRule
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
-from tests.conftest import running_worker
-from tests.helpers import drained, http_get, publish, wait_until
-from tests.integration.test_attendance_support import (
+from tests.support.attendance_engine import receipt_event
+from tests.support.attendance_service import (
     ENDPOINT,
     apply_editions,
     at_instant,
@@ -33,11 +32,14 @@ from tests.integration.test_attendance_support import (
     notes,
     oslo,
     process,
-    query,
     receipt,
     tick,
 )
-from tests.unit.test_attendance_support import receipt_event
+from tests.support.http import http_get
+from tests.support.rows import query
+from tests.support.streams import drained, publish
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 NOW = oslo("2026-05-20 12:00")
 DEFINITIONS = DefinitionSet(revision=1, editions=(parse_edition(edition(), "test"),))
@@ -131,16 +133,16 @@ async def test_concurrent_batches_touching_the_same_members_in_opposite_orders_b
             )
         )
     async with engine.connect() as conn:
-        result = await conn.exec_driver_sql(
-            "SELECT count(*), sum(approved), sum(pending) FROM attendance_days"
+        result = await conn.execute(
+            text("SELECT count(*), sum(approved), sum(pending) FROM attendance_days")
         )
         days, approved, pending = result.one()
     # Each member, six receipts of 100 on each date: May 19 approved, May 18 pending.
     assert (days, approved, pending) == (200, 600 * 100, 600 * 100)
 
 
-async def _count(conn: Any, table: str) -> int:
-    result = await conn.exec_driver_sql(f"SELECT count(*) FROM {table}")
+async def _count(conn: AsyncConnection, table: str) -> int:
+    result = await conn.execute(text(f"SELECT count(*) FROM {table}"))
     return int(result.scalar_one())
 
 

@@ -14,28 +14,27 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.conftest import running_worker
-from tests.helpers import publish
-from tests.integration.test_challenges_support import (
+from tests.support.challenge_service import (
     apply,
     apply_file,
     at,
-    at_now,
     challenge,
     earned,
     group,
     member_challenge,
     settle,
-    sql,
     trigger,
     trigger_progress,
 )
+from tests.support.rows import query
+from tests.support.streams import publish
+from tests.support.worker import at_now, running_worker
 
 GOOD = challenge("earn-1000", group(trigger(1, "earned_points", 1000)))
 
 
 async def _stored(settings: Settings) -> list[tuple[str, int]]:
-    rows = await sql(settings, "SELECT code, version FROM definitions ORDER BY code, version")
+    rows = await query(settings, "SELECT code, version FROM definitions ORDER BY code, version")
     return [(r.code, r.version) for r in rows]
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.helpers import publish
-from tests.integration.test_challenges_support import (
+from tests.support.challenge_service import (
     apply,
     at,
     challenge,
@@ -22,8 +21,9 @@ from tests.integration.test_challenges_support import (
     receipt,
     settle,
     trigger,
-    worker_at,
 )
+from tests.support.streams import publish
+from tests.support.worker import worker_at
 
 EXPRESSION = challenge(
     "two-groups",

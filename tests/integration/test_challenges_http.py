@@ -5,13 +5,14 @@ challenges say so; a challenge's charitable organizations; bad parameters answer
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.helpers import http_get, publish
-from tests.integration.test_challenges_support import (
+from loyalty_progress.worker.app import Worker
+from tests.support.challenge_service import (
     apply,
     at,
     challenge,
@@ -22,9 +23,11 @@ from tests.integration.test_challenges_support import (
     settle,
     trigger,
     trigger_progress,
-    worker_at,
 )
-from tests.tokens import bearer, member_token, staff_token
+from tests.support.http import http_get
+from tests.support.streams import publish
+from tests.support.tokens import bearer, member_token, staff_token
+from tests.support.worker import worker_at
 
 CHALLENGES = [
     challenge(
@@ -50,8 +53,8 @@ CHALLENGES = [
 ]
 
 
-def _ids(page: dict[str, object]) -> list[str]:
-    return [item["Id"] for item in page["data"]]  # type: ignore[attr-defined,index]
+def _ids(page: dict[str, Any]) -> list[str]:
+    return [item["Id"] for item in page["data"]]
 
 
 async def test_seed001_list_filters_sorts_pages_and_leaves_out_hidden_challenges(
@@ -98,17 +101,17 @@ async def test_seed001_list_filters_sorts_pages_and_leaves_out_hidden_challenges
     assert (coffee["IsLocked"], coffee["Visible"], coffee["Status"]) == (0, True, "ACTIVE")
 
 
-async def _lists(worker: object, who: str, token: str | None = None) -> dict[str, object]:
+async def _lists(worker: Worker, who: str, token: str | None = None) -> dict[str, tuple[int, Any]]:
     return {
         kind: await http_get(worker, f"/v1/{who}/challenges/{kind}", token=token)
         for kind in ("active", "eligible", "historical")
     }
 
 
-def _codes(answer: tuple[int, dict[str, object]]) -> list[tuple[str, object]]:
+def _codes(answer: tuple[int, Any]) -> list[tuple[str, str]]:
     status, body = answer
     assert status == 200, body
-    return [(c["code"], c["status"]) for c in body["challenges"]]  # type: ignore[attr-defined]
+    return [(c["code"], c["status"]) for c in body["challenges"]]
 
 
 async def test_a_member_no_event_reached_yet_sees_the_clubs_challenges_with_zero_progress(
@@ -148,7 +151,7 @@ async def test_a_member_no_event_reached_yet_sees_the_clubs_challenges_with_zero
     ]
     assert _codes(lists["eligible"]) == [("raffle", "ELIGIBLE")]
     assert _codes(lists["historical"]) == []  # nothing attempted
-    counters = lists["active"][1]["challenges"][1]["counters"]  # type: ignore[index]
+    counters = lists["active"][1]["challenges"][1]["counters"]
     assert counters == [
         {"code": 1, "name": "earned_points", "value": 0, "threshold": 200, "details": []}
     ]

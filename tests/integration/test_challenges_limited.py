@@ -11,10 +11,8 @@ from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
 from loyalty_progress.testing.worker_process import WorkerProcess
-from tests.conftest import running_worker
 from tests.faults.replicas import worker_process
-from tests.helpers import http_get, publish, read_stream, wait_until
-from tests.integration.test_challenges_support import (
+from tests.support.challenge_service import (
     CLUB,
     apply,
     at,
@@ -25,9 +23,13 @@ from tests.integration.test_challenges_support import (
     messages,
     published,
     settle,
-    sql,
     trigger,
 )
+from tests.support.http import http_get
+from tests.support.rows import query
+from tests.support.streams import publish, read_stream
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -74,7 +76,7 @@ async def test_max_winners_10_with_50_simultaneous_finishers_on_two_processes_ha
     assert len(completed) == 50  # every finisher completed ...
     assert len(winners) == 10  # ... and exactly ten won
     assert sorted(r["member_id"] for r in rewards) == sorted(winners)
-    [(won, finished)] = await sql(
+    [(won, finished)] = await query(
         settings,
         "SELECT w.winners, sum(f.people_finished) FROM challenge_winners w "
         "JOIN challenge_finishers f USING (club, code, occurrence) WHERE club = :club "

@@ -15,8 +15,8 @@ import pytest
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.helpers import http_get, publish
-from tests.integration.test_challenges_support import (
+from loyalty_progress.worker.app import Worker
+from tests.support.challenge_service import (
     END,
     apply,
     at,
@@ -29,15 +29,17 @@ from tests.integration.test_challenges_support import (
     published,
     settle,
     trigger,
-    worker_at,
 )
+from tests.support.http import http_get
+from tests.support.streams import publish
+from tests.support.worker import worker_at
 
 pytestmark = pytest.mark.timeout(90)
 
 OPT_IN = challenge("opt-in-1000", group(trigger(1, "earned_points", 1000)), enrollment="opt_in")
 
 
-async def _status(worker: Any, member: str, kind: str) -> list[tuple[str, str | None, Any]]:
+async def _status(worker: Worker, member: str, kind: str) -> list[tuple[str, str | None, Any]]:
     """(code, status, counter value) of the member's Paytronix list `kind`."""
     found = await paytronix(worker, f"/v1/members/{member}/challenges/{kind}")
     return [(c["code"], c["status"], c["counters"][0]["value"]) for c in found]

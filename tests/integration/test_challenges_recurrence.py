@@ -9,8 +9,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.helpers import http_get, publish, read_stream
-from tests.integration.test_challenges_support import (
+from tests.support.challenge_service import (
     CET,
     apply,
     at,
@@ -23,8 +22,10 @@ from tests.integration.test_challenges_support import (
     settle,
     trigger,
     trigger_progress,
-    worker_at,
 )
+from tests.support.http import http_get
+from tests.support.streams import publish, read_stream
+from tests.support.worker import worker_at
 
 MONTHLY = challenge(
     "monthly-500",

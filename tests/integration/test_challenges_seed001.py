@@ -8,19 +8,20 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.helpers import publish, read_stream
-from tests.integration.test_challenges_support import (
+from tests.support.challenge_service import (
     apply_file,
     at,
     earned,
+    listed_challenge,
     member_challenge,
     messages,
-    outbox_count,
     published,
     settle,
     trigger_progress,
-    worker_at,
 )
+from tests.support.rows import outbox_count
+from tests.support.streams import publish, read_stream
+from tests.support.worker import worker_at
 
 # The `challenge` entry of SPEC's examples/definitions.yaml, as written there.
 EXAMPLE = """
@@ -65,8 +66,7 @@ async def test_seed001_earn_1000_points_shows_800_500_0_left_then_completes_and_
             last = earned("m1", amount, at(10))
             await publish(redis, settings, "points", last)
             await settle(redis, settings)
-            item = await member_challenge(worker, "m1", "earn-1000")
-            assert item is not None
+            item = await listed_challenge(worker, "m1", "earn-1000")
             seen.append(trigger_progress(item))
         assert seen == [[(1, 800, 20)], [(1, 500, 50)], [(1, 0, 100)]]
         assert item["Status"] == "COMPLETED"

@@ -20,7 +20,7 @@ from loyalty_progress.definitions.definition_set import DefinitionSet
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
 from loyalty_progress.worker.challenges import ChallengeRule
-from tests.unit.test_challenge_support import challenge, triggers
+from tests.support.challenge_engine import challenge, triggers
 
 CET = timezone(timedelta(hours=1))
 NOW = datetime(2026, 11, 20, 12, tzinfo=CET)

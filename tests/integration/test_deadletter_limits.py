@@ -19,7 +19,8 @@ from loyalty_progress.cli import build_parser
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.outputs import DEAD_LETTER_BODY_BYTES, encode
 from loyalty_progress.worker.deadletter import dead_letter
-from tests.helpers import points
+from tests.support.event_bodies import points
+from tests.support.streams import stream_entries
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -76,7 +77,7 @@ async def test_requeue_publishes_the_original_bytes_even_when_not_utf8(
     body = json.dumps(points(event_id="p-bytes")).encode()[:-1] + b', "note": "\xff\xfe"}'
     letter_id = await _add_letter(redis, settings, body)
     assert _cli(settings, "requeue", letter_id, "--json") == 0
-    [(_, fields)] = await redis.xrange(settings.stream("points"))
+    [(_, fields)] = await stream_entries(redis, settings.stream("points"))
     assert fields[b"data"] == body
     assert await redis.xlen(settings.stream("deadletter")) == 0
     assert capsys.readouterr().out
@@ -100,7 +101,7 @@ async def test_a_cut_body_is_shown_as_such_and_requeued_only_with_a_replacement(
 
     fixed = json.dumps(points(event_id="p-big"))
     assert _cli(settings, "requeue", letter_id, "--body", fixed) == 0
-    [(_, fields)] = await redis.xrange(settings.stream("points"))
+    [(_, fields)] = await stream_entries(redis, settings.stream("points"))
     assert fields[b"data"] == fixed.encode()
 
 

@@ -18,8 +18,11 @@ from sqlalchemy.engine import make_url
 from loyalty_progress.cli import build_parser
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.outputs import DeadLetter, encode
-from tests.conftest import running_worker
-from tests.helpers import points, publish, read_stream, totals, wait_until
+from tests.support.event_bodies import points
+from tests.support.rows import totals
+from tests.support.streams import publish, read_stream
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -206,7 +209,7 @@ async def test_requeue_of_an_entry_that_failed_for_a_transient_reason_applies_it
     refused = points(event_id="p-refused", member_id="m-requeue", amount=40)
     good = points(member_id="m-requeue", amount=2)
     async with running_worker(settings) as worker:
-        engine = worker.engine  # type: ignore[attr-defined]
+        engine = worker.engine
         await publish(redis, settings, "points", refused, good)
 
         async def dead_lettered() -> bool:
@@ -235,7 +238,7 @@ async def test_requeue_of_an_entry_that_failed_for_a_transient_reason_applies_it
             lambda: _drained_points(redis, settings), timeout=20, what="duplicate consumed"
         )
         assert (await totals(engine, "m-requeue")).points_earned == 42
-        assert worker.pipeline.stats.duplicates == 1  # type: ignore[attr-defined]
+        assert worker.pipeline.stats.duplicates == 1
 
 
 async def _drained_points(redis: Redis, settings: Settings) -> bool:
@@ -251,7 +254,7 @@ async def test_requeue_with_a_corrected_body_applies_the_correction(
 ) -> None:
     broken = points(event_id="p-typo", member_id="m-typo", amount="7 points")
     async with running_worker(settings) as worker:
-        engine = worker.engine  # type: ignore[attr-defined]
+        engine = worker.engine
         await publish(redis, settings, "points", broken)
 
         async def dead_lettered() -> bool:

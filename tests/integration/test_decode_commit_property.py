@@ -44,8 +44,8 @@ from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
 from loyalty_progress.worker.registry import batch_rules, time_rules
 from loyalty_progress.worker.scheduler import tick_once
-from tests.integration.test_attendance_support import apply_editions, edition
-from tests.integration.test_challenges_support import apply, group, trigger
+from tests.support.attendance_service import apply_editions, edition
+from tests.support.challenge_service import apply, group, trigger
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -81,7 +81,7 @@ offsets = st.one_of(
     st.integers(-_MAX_OFFSET_MINUTES, _MAX_OFFSET_MINUTES).map(lambda m: timedelta(minutes=m)),
     st.sampled_from([timedelta(hours=14, minutes=1), -timedelta(hours=23, minutes=59)]),
 )
-instants = st.one_of(
+instants: st.SearchStrategy[datetime] = st.one_of(
     st.sampled_from([EARLIEST, LATEST - ONE_MICROSECOND]),
     st.datetimes(EARLIEST.replace(tzinfo=None), EARLIEST.replace(tzinfo=None) + timedelta(2)),
     st.datetimes(LATEST.replace(tzinfo=None) - timedelta(2), LATEST.replace(tzinfo=None)),
@@ -215,7 +215,7 @@ processing_instants = st.sampled_from(
 
 
 def _every_trigger() -> list[dict[str, Any]]:
-    kinds = [
+    kinds: list[tuple[str, int | str]] = [
         ("earned_points", 1000),
         ("subscribed_vouchers", 2),
         ("redeemed_points", 100),

@@ -27,8 +27,8 @@ from loyalty_progress.cli import build_parser
 from loyalty_progress.config import Settings
 from loyalty_progress.demo.scenario import CLUB, FIRST_STAGE_REWARD_ID
 from loyalty_progress.embedded import EmbeddedServices
-from tests.conftest import running_worker
-from tests.helpers import read_stream
+from tests.support.streams import read_stream
+from tests.support.worker import running_worker
 
 
 def _demo(settings: Settings, *argv: str) -> int:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.conftest import running_worker
-from tests.helpers import drained, http_get, points, publish, wait_until
+from tests.support.event_bodies import points
+from tests.support.http import http_get
+from tests.support.streams import drained, publish
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 
 async def test_health_readiness_and_totals_over_http(redis: Redis, settings: Settings) -> None:

@@ -7,8 +7,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.conftest import running_worker
-from tests.helpers import drained, points, publish, receipt, wait_until
+from tests.support.event_bodies import points, receipt
+from tests.support.streams import drained, publish
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -27,7 +29,7 @@ async def test_metrics_count_applied_duplicates_and_dead_letters(
         await publish(redis, settings, "points", earned, earned, points(kind="redeemed", amount=3))
         await publish(redis, settings, "receipts", receipt(status="approved"), b"not json")
         await wait_until(lambda: drained(redis, settings), what="streams drained")
-        url = f"http://127.0.0.1:{worker.metrics_port}/metrics"  # type: ignore[attr-defined]
+        url = f"http://127.0.0.1:{worker.metrics_port}/metrics"
 
         async def gauges_collected() -> bool:
             async with httpx.AsyncClient() as client:

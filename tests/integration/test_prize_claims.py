@@ -20,10 +20,10 @@ from loyalty_progress.contract.events import BadInput, InputStream, decode_body
 from loyalty_progress.contract.outputs import Prize, RewardIssuance
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.store.outbox import add_messages
+from loyalty_progress.worker.app import Worker
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
 from loyalty_progress.worker.prizes import PrizeClaimRule
-from tests.helpers import http_get, publish, read_stream
-from tests.integration.test_challenges_support import (
+from tests.support.challenge_service import (
     CLUB,
     apply,
     at,
@@ -34,10 +34,12 @@ from tests.integration.test_challenges_support import (
     member_fact,
     published,
     settle,
-    sql,
     trigger,
-    worker_at,
 )
+from tests.support.http import http_get
+from tests.support.rows import query
+from tests.support.streams import publish, read_stream
+from tests.support.worker import worker_at
 
 BURGER = {
     "type": "voucher",
@@ -66,7 +68,7 @@ def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-async def history(worker: Any, member: str) -> dict[str, Any]:
+async def history(worker: Worker, member: str) -> dict[str, Any]:
     status, body = await http_get(worker, f"/v1/members/{member}/prize_history")
     assert status == 200, body
     return dict(body)
@@ -115,7 +117,7 @@ async def test_a_won_prize_is_listed_until_claimed_then_moves_to_the_prize_histo
         )
         assert instant(claimed["ClaimedAt"]) == at(21)
         assert instant(claimed["IssuedAt"]) == instant(reward["created_at"])
-    rows = await sql(settings, "SELECT claim_event_id FROM prizes")
+    rows = await query(settings, "SELECT claim_event_id FROM prizes")
     assert [r.claim_event_id for r in rows] == [first["event_id"]]
     assert await read_stream(redis, settings, "deadletter") == []
 
@@ -147,7 +149,7 @@ async def test_claims_of_unknown_or_foreign_prizes_and_claims_without_reward_id_
         ]
     )
     assert all(letter["stream"].endswith(".members") for letter in letters)
-    rows = await sql(settings, "SELECT claimed_at FROM prizes")
+    rows = await query(settings, "SELECT claimed_at FROM prizes")
     assert [r.claimed_at for r in rows] == [None]
 
 
@@ -208,5 +210,5 @@ async def test_a_batch_without_claims_costs_nothing_and_one_with_claims_two_stat
     )
     # lock + load the prizes named, save the claimed ones
     assert await statements(settings, claims, rules=True) - backbone == 2
-    rows = await sql(settings, "SELECT count(*) AS n FROM prizes WHERE claimed_at IS NOT NULL")
+    rows = await query(settings, "SELECT count(*) AS n FROM prizes WHERE claimed_at IS NOT NULL")
     assert rows[0].n == 50

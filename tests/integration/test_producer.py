@@ -13,8 +13,10 @@ from loyalty_progress.config import Settings
 from loyalty_progress.contract import MemberEvent, PointsEvent, ReceiptEvent
 from loyalty_progress.contract.events import InputStream, decode_entry
 from loyalty_progress.producer import Producer, RejectedEvent
-from tests.conftest import running_worker
-from tests.helpers import drained, totals, wait_until
+from tests.support.rows import totals
+from tests.support.streams import as_entries, drained
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 
@@ -39,7 +41,7 @@ def test_events_land_on_their_streams_as_the_worker_decodes_them(settings: Setti
         first = producer.publish(receipt)
         (second,) = producer.publish_all([opt_in])
         entries = {
-            stream: producer.redis.xrange(settings.stream(stream.value))
+            stream: as_entries(producer.redis.xrange(settings.stream(stream.value)))
             for stream in (InputStream.RECEIPTS, InputStream.MEMBERS)
         }
     [(receipt_id, receipt_fields)] = entries[InputStream.RECEIPTS]
@@ -81,6 +83,6 @@ async def test_a_running_worker_applies_what_the_producer_publishes(
         with Producer.from_url(settings.redis_url, settings.stream_prefix) as producer:
             producer.publish(earned)
         await wait_until(lambda: drained(redis, settings), what="points applied")
-        applied = await totals(worker.engine, member_id="m", club="c")  # type: ignore[attr-defined]
+        applied = await totals(worker.engine, member_id="m", club="c")
     assert await redis.xlen(settings.stream("deadletter")) == 0
     assert applied.points_earned == 7

@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,10 @@ import pytest
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.helpers import publish
-from tests.integration.test_attendance_support import apply_editions, edition, oslo
-from tests.integration.test_attendance_support import receipt as attendance_receipt
-from tests.integration.test_challenges_support import (
+from loyalty_progress.worker.app import Worker
+from tests.support.attendance_service import apply_editions, edition, oslo
+from tests.support.attendance_service import receipt as attendance_receipt
+from tests.support.challenge_service import (
     apply,
     challenge,
     earned,
@@ -28,9 +28,10 @@ from tests.integration.test_challenges_support import (
     member_fact,
     settle,
     trigger,
-    worker_at,
 )
-from tests.tokens import (
+from tests.support.replay import line, replay_file, write_jsonl
+from tests.support.streams import publish
+from tests.support.tokens import (
     CLUB,
     TEST_SECRET,
     bearer,
@@ -39,6 +40,7 @@ from tests.tokens import (
     mint,
     staff_token,
 )
+from tests.support.worker import running_worker, worker_at
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = oslo("2026-05-20 12:00")
@@ -81,7 +83,7 @@ GROUP_ROUTES = [
 
 
 @contextlib.asynccontextmanager
-async def seeded_worker(redis: Redis, settings: Settings, tmp_path: Path) -> AsyncIterator[Any]:
+async def seeded_worker(redis: Redis, settings: Settings, tmp_path: Path) -> AsyncIterator[Worker]:
     """Members `a` (in group g1, 300 points, an attendance receipt) and `b` (200 points)."""
     await apply(settings, tmp_path, *DEFINITIONS)
     await apply_editions(settings, edition())
@@ -104,14 +106,14 @@ async def seeded_worker(redis: Redis, settings: Settings, tmp_path: Path) -> Asy
 
 
 async def get(
-    worker: Any,
+    worker: Worker,
     path: str,
     token: str | None,
     club: str = CLUB,
     port: int | None = None,
-    **headers: str,
+    headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    sent = {"X-Loyalty-Club-Slug": club, **headers, **(bearer(token) if token else {})}
+    sent = {"X-Loyalty-Club-Slug": club, **(headers or {}), **(bearer(token) if token else {})}
     base = f"http://127.0.0.1:{port or worker.http_port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         return await client.get(path, headers=sent)
@@ -220,7 +222,7 @@ async def test_missing_invalid_and_expired_tokens_answer_401_with_a_challenge(
         bad_tokens = _bad_tokens()
         for name, (authorization, _) in bad_tokens.items():
             headers = {} if authorization is None else {"Authorization": authorization}
-            answers[name] = await get(worker, "/v1/members/me/totals", None, **headers)
+            answers[name] = await get(worker, "/v1/members/me/totals", None, headers=headers)
         # Authentication comes before parameter checks: nothing learnt without a token.
         bad_parameter = await get(worker, "/v1/members/a/challenges?Page=0", None)
         expired_reason = answers["expired"].json()["detail"]
@@ -246,8 +248,6 @@ async def test_missing_invalid_and_expired_tokens_answer_401_with_a_challenge(
 async def test_metrics_schema_and_full_readiness_are_on_the_ops_port_only(
     redis: Redis, settings: Settings
 ) -> None:
-    from tests.conftest import running_worker
-
     async with running_worker(settings, serve_http=True) as worker:
         assert worker.metrics_port not in (None, worker.http_port)
         read_side = {
@@ -294,8 +294,6 @@ async def test_auth_none_runs_open_and_me_needs_a_token(
 async def test_no_keys_on_loopback_runs_open_with_a_warning(
     redis: Redis, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.conftest import running_worker
-
     keyless = dataclasses.replace(settings, auth_hs256_secret=None)
     with caplog.at_level(logging.WARNING, logger="loyalty_progress.api.auth"):
         async with running_worker(keyless, serve_http=True) as worker:
@@ -357,8 +355,6 @@ async def test_a_public_key_file_verifies_rs256_and_es256_tokens(
 ) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    from tests.conftest import running_worker
-
     private: Any = (
         rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if algorithm == "RS256"
@@ -385,19 +381,15 @@ async def test_a_public_key_file_verifies_rs256_and_es256_tokens(
 
 
 async def test_issuer_and_audience_are_checked_when_set(redis: Redis, settings: Settings) -> None:
-    from tests.conftest import running_worker
-
-    strict = dataclasses.replace(
-        settings, auth_issuer="https://id.infinity-mall.test", auth_audience="loyalty-read"
-    )
-    right = {"iss": "https://id.infinity-mall.test", "aud": "loyalty-read"}
+    issuer, audience = "https://id.infinity-mall.test", "loyalty-read"
+    strict = dataclasses.replace(settings, auth_issuer=issuer, auth_audience=audience)
     tokens = {
-        "right": mint("a", **right),
-        "audience list": mint("a", **{**right, "aud": ["other", "loyalty-read"]}),
-        "other issuer": mint("a", **{**right, "iss": "https://id.elsewhere.test"}),
-        "other audience": mint("a", **{**right, "aud": "billing"}),
-        "no issuer": mint("a", aud="loyalty-read"),
-        "no audience": mint("a", iss="https://id.infinity-mall.test"),
+        "right": mint("a", iss=issuer, aud=audience),
+        "audience list": mint("a", iss=issuer, aud=["other", audience]),
+        "other issuer": mint("a", iss="https://id.elsewhere.test", aud=audience),
+        "other audience": mint("a", iss=issuer, aud="billing"),
+        "no issuer": mint("a", aud=audience),
+        "no audience": mint("a", iss=issuer),
     }
     async with running_worker(strict, serve_http=True) as worker:
         answers = {n: await get(worker, "/v1/members/me/totals", t) for n, t in tokens.items()}
@@ -419,9 +411,6 @@ async def test_issuer_and_audience_are_checked_when_set(redis: Redis, settings: 
 async def test_replay_job_reports_are_for_staff_tokens(
     redis: Redis, settings: Settings, tmp_path: Path
 ) -> None:
-    from tests.conftest import running_worker
-    from tests.integration.test_replay_support import line, replay_file, write_jsonl
-
     history = write_jsonl(
         tmp_path / "history.jsonl",
         [line("points", "p-1", "a", NOW, kind="earned", amount=5), "not json"],

@@ -10,18 +10,11 @@ import httpx
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.helpers import http_get, publish
-from tests.integration.test_challenges_support import (
-    apply,
-    at,
-    challenge,
-    earned,
-    group,
-    settle,
-    trigger,
-    worker_at,
-)
-from tests.tokens import bearer, staff_token
+from tests.support.challenge_service import apply, at, challenge, earned, group, settle, trigger
+from tests.support.http import http_get
+from tests.support.streams import publish
+from tests.support.tokens import bearer, staff_token
+from tests.support.worker import worker_at
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = {"member_id": "m1", "group_code": "g1", "code": "coffee", "index": "0", "job_id": "1"}

@@ -21,18 +21,10 @@ from loyalty_progress.replay.job import ReplayJob
 from loyalty_progress.replay.source import JsonlFile, StreamRange
 from loyalty_progress.store.database import create_engine
 from loyalty_progress.store.replay_jobs import read_report
-from tests.helpers import publish, read_stream, totals
-from tests.integration.test_challenges_support import CLUB
-from tests.integration.test_replay_support import (
-    NOW,
-    define,
-    dump,
-    earn_challenge,
-    line,
-    query,
-    replay_file,
-    write_jsonl,
-)
+from tests.support.challenge_service import CLUB
+from tests.support.replay import NOW, define, dump, earn_challenge, line, replay_file, write_jsonl
+from tests.support.rows import query, totals
+from tests.support.streams import publish, read_stream
 
 AT = NOW.replace(day=10)
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from loyalty_progress.config import Settings
-from tests.integration.test_replay_support import NOW, query, replay_file
+from tests.support.replay import NOW, replay_file
+from tests.support.rows import query
 
 TOTAL_LINES = 100_000
 DUPLICATES = 2_000

@@ -14,21 +14,22 @@ import pytest
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from tests.conftest import running_worker
-from tests.helpers import drained, publish, wait_until
-from tests.integration.test_replay_support import (
+from tests.support.databases import another_database
+from tests.support.replay import (
     NOW,
-    another_database,
     define,
     dump,
     earn_challenge,
     edition,
     history,
-    query,
     recompute,
     replay_file,
     write_jsonl,
 )
+from tests.support.rows import query
+from tests.support.streams import drained, publish
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 CHALLENGE_TABLES = (
     "challenge_progress",

@@ -31,10 +31,12 @@ from loyalty_progress.worker.batch import BatchResult, commit_batch
 from loyalty_progress.worker.registry import time_rules
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retention import CHUNK, prune_once
-from tests.conftest import running_worker
 from tests.faults.batch_inputs import good_entry
-from tests.helpers import points, receipt, totals, wait_until
-from tests.integration.test_challenges_support import apply, group, trigger
+from tests.support.challenge_service import apply, group, trigger
+from tests.support.event_bodies import points, receipt
+from tests.support.rows import totals
+from tests.support.waiting import wait_until
+from tests.support.worker import running_worker
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from loyalty_progress.contract.events import ReceiptEvent
 from loyalty_progress.contract.outputs import Notification
-from tests.unit.test_attendance_support import Store, receipt_event
+from tests.support.attendance_engine import Store, receipt_event
 
 NOW = "2026-04-28 12:00"
 LIFECYCLES = [("approved",), ("pending", "approved"), ("approved", "refunded"), ("pending",)]

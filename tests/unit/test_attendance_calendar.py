@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loyalty_progress.engine.attendance import business_date, calendar_of, current_edition
-from tests.unit.test_attendance_support import EDITION, at, edition
+from tests.support.attendance_engine import EDITION, edition
+from tests.support.attendance_seed import at
 
 CALENDAR = calendar_of(EDITION)
 

@@ -11,7 +11,7 @@ import yaml
 
 from loyalty_progress.definitions.attendance import AttendanceEdition, parse_edition
 from loyalty_progress.definitions.errors import DefinitionError
-from tests.unit.test_attendance_support import RAW_EDITION
+from tests.support.attendance_seed import RAW_EDITION
 
 EXAMPLE_YAML = """
 - kind: attendance_edition

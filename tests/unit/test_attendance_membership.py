@@ -12,7 +12,8 @@ from loyalty_progress.engine.attendance import (
     progress,
 )
 from loyalty_progress.engine.receipts import apply_receipt_event
-from tests.unit.test_attendance_support import EDITION, MEMBER, Store, at, edition, receipt_event
+from tests.support.attendance_engine import EDITION, MEMBER, Store, edition, receipt_event
+from tests.support.attendance_seed import at
 
 
 def complete_stage(store: Store, stage: str) -> None:

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from loyalty_progress.contract.events import ReceiptEvent
 from loyalty_progress.engine.attendance import calendar_of, progress
-from tests.unit.test_attendance_support import EDITION, Store, at, edition, receipt_event
+from tests.support.attendance_engine import EDITION, Store, edition, receipt_event
+from tests.support.attendance_seed import at
 
 APPROVED = [("approved",), ("pending", "approved")] * 4
 SIMPLE = [*APPROVED, ("pending",), ("pending", "rejected"), ("rejected",)]

@@ -15,7 +15,8 @@ from loyalty_progress.engine.attendance import (
     touched_stages,
 )
 from loyalty_progress.engine.receipts import apply_receipt_event
-from tests.unit.test_attendance_support import EDITION, MEMBER, Store, at, receipt_event
+from tests.support.attendance_engine import EDITION, MEMBER, Store, receipt_event
+from tests.support.attendance_seed import at
 
 
 def day_values(store: Store, day: str) -> tuple[Decimal, Decimal]:

@@ -288,7 +288,7 @@ def test_notifications_default_to_every_kind_when_visible_and_to_rewards_when_hi
         "challenge_expired",
     }
     hidden = parse_challenge({**raw(), "visible": False}, "x.yaml")
-    assert (hidden.notify, hidden.notices) == (None, {"reward_issued"})
+    assert (hidden.notify, hidden.notices) == (None, frozenset({"reward_issued"}))
     explicit = {**raw(), "visible": False, "notify": ["challenge_expired", "challenge_completed"]}
     assert parse_challenge(explicit, "x.yaml").notify == (
         "challenge_completed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from loyalty_progress.engine.challenges import expire_occurrences
-from tests.unit.test_challenge_support import END, Driver, at, challenge, member_event, points
+from tests.support.challenge_engine import END, Driver, at, challenge, member_event, points
 
 DEFINITION = challenge()
 

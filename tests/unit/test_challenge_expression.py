@@ -9,14 +9,7 @@ import pytest
 from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges import action_left, progress_percent
 from loyalty_progress.engine.challenges.expression import challenge_satisfied, combine
-from tests.unit.test_challenge_support import (
-    Driver,
-    at,
-    challenge,
-    points,
-    receipt,
-    triggers,
-)
+from tests.support.challenge_engine import Driver, at, challenge, points, receipt, triggers
 
 
 def two_groups() -> ChallengeDefinition:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from loyalty_progress.contract.events import MemberEvent
 from loyalty_progress.engine.challenges import progress_view
-from tests.unit.test_challenge_support import (
+from tests.support.challenge_engine import (
     CLUB,
     Driver,
     at,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from tests.unit.test_challenge_support import (
+from tests.support.challenge_engine import (
     CLUB,
     START,
     Driver,

@@ -13,15 +13,7 @@ from loyalty_progress.engine.challenges import (
     is_locked,
     progress_view,
 )
-from tests.unit.test_challenge_support import (
-    CLUB,
-    Driver,
-    at,
-    challenge,
-    points,
-    receipt,
-    triggers,
-)
+from tests.support.challenge_engine import CLUB, Driver, at, challenge, points, receipt, triggers
 
 LIMITED = challenge(max_winners=2)
 PARENT = challenge(code="parent", groups=[triggers({"type": "receipt_count", "target": 1})])

@@ -13,7 +13,7 @@ from loyalty_progress.engine.challenges.lists import (
 )
 from loyalty_progress.engine.challenges.status import member_status
 from loyalty_progress.engine.challenges.views import paytronix_out
-from tests.unit.test_challenge_support import END, at, challenge
+from tests.support.challenge_engine import END, at, challenge
 
 PARENT = challenge()
 CHILD = challenge(code="bonus", requires="earn-1000")

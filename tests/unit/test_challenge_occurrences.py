@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from loyalty_progress.engine.challenges import occurrence_at, occurrences, progress_view
-from tests.unit.test_challenge_support import CET, CLUB, Driver, at, challenge, points
+from tests.support.challenge_engine import CET, CLUB, Driver, at, challenge, points
 
 MONTHLY = challenge(
     recurrence="monthly",

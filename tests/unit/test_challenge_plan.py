@@ -15,7 +15,7 @@ from loyalty_progress.engine.challenges import (
     member_keys,
     winner_keys,
 )
-from tests.unit.test_challenge_support import (
+from tests.support.challenge_engine import (
     CLUB,
     Driver,
     at,

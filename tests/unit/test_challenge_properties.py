@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loyalty_progress.contract.events import InputEvent
-from tests.unit.test_challenge_support import (
+from tests.support.challenge_engine import (
     CET,
     Driver,
     challenge,

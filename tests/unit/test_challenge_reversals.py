@@ -4,7 +4,7 @@ taken back."""
 from __future__ import annotations
 
 from loyalty_progress.engine.challenges import progress_view
-from tests.unit.test_challenge_support import Driver, at, challenge, receipt, triggers
+from tests.support.challenge_engine import Driver, at, challenge, receipt, triggers
 
 SPEND = challenge(
     code="spend",

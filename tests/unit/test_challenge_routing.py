@@ -9,7 +9,7 @@ from loyalty_progress.engine.challenges import Catalog
 from loyalty_progress.engine.challenges.inputs import challenge_inputs
 from loyalty_progress.engine.challenges.triggers import trigger_types
 from loyalty_progress.engine.receipts import apply_receipt_event
-from tests.unit.test_challenge_support import (
+from tests.support.challenge_engine import (
     challenge,
     member_event,
     points,

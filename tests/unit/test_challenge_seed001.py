@@ -8,7 +8,7 @@ from decimal import Decimal
 import msgspec
 
 from loyalty_progress.engine.challenges import Progress, progress_view
-from tests.unit.test_challenge_support import CLUB, Driver, at, challenge, points
+from tests.support.challenge_engine import CLUB, Driver, at, challenge, points
 
 
 def _trigger(driver: Driver) -> tuple[Decimal, int]:

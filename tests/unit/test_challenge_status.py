@@ -9,15 +9,7 @@ from loyalty_progress.engine.challenges import (
     occurrence,
     progress_view,
 )
-from tests.unit.test_challenge_support import (
-    END,
-    START,
-    Driver,
-    at,
-    challenge,
-    member_event,
-    points,
-)
+from tests.support.challenge_engine import END, START, Driver, at, challenge, member_event, points
 
 OPT_IN = challenge(enrollment="opt_in", charities=["red-cross", {"code": "unicef", "name": "U"}])
 

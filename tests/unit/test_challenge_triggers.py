@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from loyalty_progress.engine.challenges import counter_values
-from tests.unit.test_challenge_support import (
+from tests.support.challenge_engine import (
     END,
     START,
     Driver,

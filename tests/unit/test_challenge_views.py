@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from loyalty_progress.engine.challenges import occurrence
 from loyalty_progress.engine.challenges.lists import Shown
 from loyalty_progress.engine.challenges.views import challenge_out, paytronix_out
-from tests.unit.test_challenge_support import (
+from tests.support.challenge_engine import (
     CLUB,
     Driver,
     at,

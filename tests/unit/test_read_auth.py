@@ -30,7 +30,7 @@ from loyalty_progress.api.auth import (
 from loyalty_progress.api.http import public_readiness
 from loyalty_progress.config import Settings, SettingsError
 from loyalty_progress.observability.health import Health
-from tests.tokens import TEST_SECRET, mint
+from tests.support.tokens import TEST_SECRET, mint
 
 SECRET_ENV = {"LOYALTY_AUTH_HS256_SECRET": TEST_SECRET}
 

@@ -1,26 +1,24 @@
-"""Helpers for the counter-challenge integration tests (no tests here): definitions applied
-through the real CLI code, events, and reads over real HTTP."""
+"""Counter challenges on a running service (integration tests): definitions applied
+through the real CLI code, event bodies, and reads over real HTTP."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import itertools
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import text
 
 from loyalty_progress.cli import _apply_definitions
 from loyalty_progress.config import Settings
-from loyalty_progress.store.database import create_engine
-from tests.conftest import running_worker
-from tests.helpers import drained, http_get, read_stream, wait_until
+from loyalty_progress.worker.app import Worker
+from tests.support.http import http_get
+from tests.support.streams import drained, read_stream
+from tests.support.waiting import wait_until
 
 CLUB = "infinity-mall"
 CET = timezone(timedelta(hours=1))
@@ -77,11 +75,6 @@ async def apply(settings: Settings, tmp_path: Path, *definitions: dict[str, Any]
     assert code == 0, err
 
 
-def at_now(settings: Settings, now: datetime) -> Settings:
-    """The same test services with `LOYALTY_NOW` fixed at `now`."""
-    return dataclasses.replace(settings, now=now)
-
-
 def body(stream: str, member: str, when: datetime, **fields: Any) -> dict[str, Any]:
     return {
         "event_id": fields.pop("event_id", f"{stream}-{member}-{next(_ids)}"),
@@ -107,22 +100,23 @@ def member_fact(member: str, kind: str, when: datetime, **fields: Any) -> dict[s
     return body("members", member, when, kind=kind, **fields)
 
 
-@contextlib.asynccontextmanager
-async def worker_at(settings: Settings, now: datetime) -> AsyncIterator[Any]:
-    async with running_worker(at_now(settings, now), serve_http=True) as worker:
-        yield worker
-
-
 async def settle(redis: Redis, settings: Settings) -> None:
     """Every input entry applied and acknowledged."""
     await wait_until(lambda: drained(redis, settings), timeout=20, what="streams drained")
 
 
-async def member_challenge(worker: Any, member: str, code: str) -> dict[str, Any] | None:
+async def member_challenge(worker: Worker, member: str, code: str) -> dict[str, Any] | None:
     """The member's seed 001 item for `code` (None when the list leaves it out)."""
     status, page = await http_get(worker, f"/v1/members/{member}/challenges?ItemsPerPage=100")
     assert status == 200, page
     return next((item for item in page["data"] if item["Id"] == code), None)
+
+
+async def listed_challenge(worker: Worker, member: str, code: str) -> dict[str, Any]:
+    """The member's seed 001 item for `code`, which the list must hold."""
+    item = await member_challenge(worker, member, code)
+    assert item is not None, f"{code} is not listed for {member}"
+    return item
 
 
 def trigger_progress(item: dict[str, Any]) -> list[tuple[int, int | float, int]]:
@@ -134,7 +128,7 @@ def trigger_progress(item: dict[str, Any]) -> list[tuple[int, int | float, int]]
     ]
 
 
-async def paytronix(worker: Any, path: str) -> list[dict[str, Any]]:
+async def paytronix(worker: Worker, path: str) -> list[dict[str, Any]]:
     status, answer = await http_get(worker, path)
     assert status == 200, answer
     assert answer["result"] == "success"
@@ -147,26 +141,6 @@ async def messages(
     """Published notifications (of one type) in order."""
     notes = await read_stream(redis, settings, "notifications")
     return [n for n in notes if kind is None or n["type"] == kind]
-
-
-async def outbox_count(settings: Settings) -> int:
-    assert settings.database_url
-    engine = create_engine(settings.database_url, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one())
-    finally:
-        await engine.dispose()
-
-
-async def sql(settings: Settings, statement: str, **params: Any) -> list[Any]:
-    assert settings.database_url
-    engine = create_engine(settings.database_url, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            return list(await conn.execute(text(statement), params))
-    finally:
-        await engine.dispose()
 
 
 async def published(redis: Redis, settings: Settings, stream: str, count: int) -> None:

@@ -1,6 +1,6 @@
-"""Builders for the attendance tests (no tests here): the seed 000 edition and a small
-in-memory stand-in for the store that drives the pure engine the way the batch
-pipeline and the scheduler will."""
+"""The pure attendance engine driven in memory (unit tests): seed 000's edition parsed,
+receipt events, and a small stand-in for the store that drives the engine the way the
+batch pipeline and the scheduler do."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -29,31 +28,10 @@ from loyalty_progress.engine.attendance import (
     render,
 )
 from loyalty_progress.engine.receipts import ReceiptState, ReceiptTransition, apply_receipt_event
+from tests.support.attendance_seed import RAW_EDITION, at
 
 CLUB = "infinity-mall"
 MEMBER = "m-1"
-
-RAW_EDITION: dict[str, Any] = {
-    "kind": "attendance_edition",
-    "code": "win-in-2026",
-    "club": CLUB,
-    "title": "Win in 2026",
-    "rules": "string",
-    "goals_description": "string",
-    "rewards_description": "string",
-    "timezone": "Europe/Oslo",
-    "day_starts_at": "09:00",
-    "start_date": "2026-02",
-    "end_date": "2026-08",
-    "monthly_attendances_goal": 4,
-    "daily_value_goal": 100,
-    "stages_streak_goal": 3,
-    "entries_limit": 2,
-    "extra_period_days": 10,
-    "extra_period_notice_days": 3,
-    "first_stage_reward_id": 1442920,
-    "streak_reward_value": 150,
-}
 
 
 def edition(**changes: Any) -> AttendanceEdition:
@@ -61,15 +39,6 @@ def edition(**changes: Any) -> AttendanceEdition:
 
 
 EDITION = edition()
-
-
-OSLO = ZoneInfo("Europe/Oslo")
-
-
-def at(text: str) -> datetime:
-    """An aware instant; `2026-05-11 12:00` without an offset is Oslo local time."""
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=OSLO)
 
 
 _ids = itertools.count(1)

@@ -19,7 +19,7 @@ def _docker_reachable() -> bool:
     if shutil.which("docker") is None and not os.path.exists("/var/run/docker.sock"):
         return False
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         docker.from_env().ping()
     except Exception:
@@ -54,7 +54,7 @@ def _embedded() -> Iterator[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def test_services() -> Iterator[tuple[str, str]]:
+def session_servers() -> Iterator[tuple[str, str]]:
     """(admin PostgreSQL URL, Redis URL) for this test session."""
     database_url = os.environ.get("LOYALTY_TEST_DATABASE_URL")
     redis_url = os.environ.get("LOYALTY_TEST_REDIS_URL")

@@ -1,20 +1,15 @@
-"""Helpers for the replay and recompute tests (no tests here): JSONL files of historical
-events, definitions, a second empty database, and row dumps of the progress tables."""
+"""Replay and recompute in tests: JSONL files of historical events, definitions to replay
+them under, the jobs run in process, and row dumps of the progress tables to compare."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import random
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import replace
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import asyncpg
-from sqlalchemy import text
 
 from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings
@@ -22,11 +17,10 @@ from loyalty_progress.replay.job import ReplayJob
 from loyalty_progress.replay.recompute import Recompute
 from loyalty_progress.replay.source import JsonlFile
 from loyalty_progress.store.database import create_engine
-from tests.conftest import RUN_ID, _asyncpg_dsn, _with_database
-from tests.integration.test_challenges_support import CLUB, apply, challenge, group, trigger
+from tests.support.challenge_service import CLUB, apply, challenge, group, trigger
+from tests.support.rows import query
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # inside the challenge and the edition
-_databases = itertools.count()
 
 
 def line(stream: str, event_id: str, member: str, at: datetime, **fields: Any) -> dict[str, Any]:
@@ -133,27 +127,6 @@ async def recompute(
         await engine.dispose()
 
 
-@contextlib.asynccontextmanager
-async def another_database(
-    settings: Settings, admin_url: str, template: str
-) -> AsyncIterator[Settings]:
-    """A second, empty (migrated) database for the same test, with its own settings."""
-    name = f"lp_{RUN_ID}_other_{next(_databases)}"
-    admin = await asyncpg.connect(_asyncpg_dsn(admin_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await admin.close()
-    try:
-        yield replace(settings, database_url=_with_database(admin_url, name))
-    finally:
-        admin = await asyncpg.connect(_asyncpg_dsn(admin_url))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 # Every column but the bookkeeping instants of the row itself (`updated_at`, `recorded_at`
 # of attendance lines): what a member, a support agent or the read side can see.
 PROGRESS_TABLES = {
@@ -190,22 +163,6 @@ PROGRESS_TABLES = {
 
 async def dump(settings: Settings, table: str) -> list[tuple[Any, ...]]:
     columns, order = PROGRESS_TABLES[table]
-    engine = create_engine(settings.database_url or "", pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            grouped = f" GROUP BY {order}" if "sum(" in columns else ""
-            result = await conn.execute(
-                text(f"SELECT {columns} FROM {table}{grouped} ORDER BY {order}")
-            )
-            return [tuple(row) for row in result]
-    finally:
-        await engine.dispose()
-
-
-async def query(settings: Settings, sql: str, **params: Any) -> list[Any]:
-    engine = create_engine(settings.database_url or "", pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            return list(await conn.execute(text(sql), params))
-    finally:
-        await engine.dispose()
+    grouped = f" GROUP BY {order}" if "sum(" in columns else ""
+    rows = await query(settings, f"SELECT {columns} FROM {table}{grouped} ORDER BY {order}")
+    return [tuple(row) for row in rows]

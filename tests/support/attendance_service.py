@@ -1,19 +1,16 @@
-"""Helpers for the attendance integration tests (no tests here): the seed 000 edition
+"""The attendance challenge on a running service (integration tests): the seed 000 edition
 applied through the definitions store, receipts published to the real stream and
 processed by a real worker whose clock (`LOYALTY_NOW`) is set to a chosen instant, the
 scheduler run as `tick`, and the rows and outbox messages read back."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import text
 
 from loyalty_progress.config import Settings
 from loyalty_progress.definitions.cache import DefinitionsCache
@@ -22,9 +19,12 @@ from loyalty_progress.store.database import create_engine
 from loyalty_progress.store.definitions import apply_definitions
 from loyalty_progress.worker.registry import time_rules
 from loyalty_progress.worker.scheduler import tick_once
-from tests.conftest import running_worker
-from tests.helpers import drained, http_get, publish, wait_until
-from tests.unit.test_attendance_support import RAW_EDITION, at
+from tests.support.attendance_seed import RAW_EDITION, at
+from tests.support.http import http_get
+from tests.support.rows import outbox, outbox_idle, query
+from tests.support.streams import drained, publish
+from tests.support.waiting import wait_until
+from tests.support.worker import at_now, running_worker
 
 CLUB = "infinity-mall"
 ENDPOINT = "/v1/members/{member}/attendance_challenge"
@@ -88,11 +88,7 @@ def complete_days(
 
 def at_instant(settings: Settings, now: str) -> Settings:
     """The same settings with `LOYALTY_NOW` set (Oslo local time unless an offset)."""
-    return dataclasses.replace(settings, now=oslo(now))
-
-
-async def outbox_idle(settings: Settings) -> bool:
-    return not await query(settings, "SELECT 1 FROM outbox WHERE published_at IS NULL")
+    return at_now(settings, oslo(now))
 
 
 async def process(
@@ -130,24 +126,6 @@ async def tick(settings: Settings, now: str) -> list[int]:
         return await tick_once(engine, DefinitionsCache(engine), time_rules(), oslo(now))
     finally:
         await engine.dispose()
-
-
-async def query(settings: Settings, sql: str, **params: Any) -> list[Any]:
-    assert settings.database_url
-    engine = create_engine(settings.database_url, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            return list(await conn.execute(text(sql), params))
-    finally:
-        await engine.dispose()
-
-
-async def outbox(settings: Settings, stream: str) -> list[dict[str, Any]]:
-    """Every message written to the outbox for `stream`, in order."""
-    rows = await query(
-        settings, "SELECT payload FROM outbox WHERE stream = :s ORDER BY id", s=stream
-    )
-    return [json.loads(r.payload) for r in rows]
 
 
 async def notes(settings: Settings, kind: str, member: str | None = None) -> list[dict[str, Any]]:

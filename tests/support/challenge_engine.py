@@ -1,4 +1,5 @@
-"""Builders and an in-memory driver for the counter-challenge tests (no tests here).
+"""The pure counter-challenge engine driven in memory (unit tests): typed events and
+definitions through the real parser, and `Driver`.
 
 `Driver` plays the database layer: it keeps the rows, runs the receipt lifecycle, loads
 exactly what `member_keys` / `load_plan` / `winner_keys` ask for (and the earlier entries
