@@ -85,3 +85,30 @@ async def test_a_row_committed_while_waiting_is_locked_and_loaded_not_treated_as
     await first.close()
     found = await asyncio.wait_for(waiting, timeout=10)
     assert found == {(CLUB, "m-race"): MemberRecord(club=CLUB, member_id="m-race")}
+
+
+async def test_a_row_changed_while_waiting_is_returned_as_committed(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await writes.lock_members(conn, [(CLUB, "m-busy")])
+    first = await engine.connect()
+    await first.begin()
+    assert await writes.lock_members(first, [(CLUB, "m-busy")]) == {}
+    await first.execute(
+        text("UPDATE challenge_members SET state = CAST(:s AS jsonb) WHERE member_id = 'm-busy'"),
+        {
+            "s": '{"club": "club-a", "member_id": "m-busy", '
+            '"unlocks": {"x": "2026-10-01T00:00:00Z"}}'
+        },
+    )
+
+    async def second_batch() -> dict[tuple[str, str], MemberRecord]:
+        async with engine.begin() as conn:
+            return await writes.lock_members(conn, [(CLUB, "m-busy")])
+
+    waiting = asyncio.create_task(second_batch())
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    await first.commit()
+    await first.close()
+    found = await asyncio.wait_for(waiting, timeout=10)
+    assert set(found[(CLUB, "m-busy")].unlocks) == {"x"}  # the committed state, not the old
