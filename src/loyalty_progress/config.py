@@ -30,6 +30,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _cost(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not 0 <= value < 1_000_000:  # also refuses nan and inf
+        raise SettingsError(f"{name} must be >= 0, got {raw!r}")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -131,6 +144,9 @@ class Settings:
     db_lock_timeout_ms: int = 5_000
     db_idle_in_transaction_timeout_ms: int = 10_000
     db_statement_timeout_ms: int = 30_000
+    # The planner's `random_page_cost` on the worker's sessions (0: the server's); see
+    # docs/scaling.md, "Plans of the batch statements".
+    db_random_page_cost: float = 1.1
     log_level: str = "INFO"
     log_format: str = "auto"  # auto: human-readable on a terminal, JSON lines otherwise
     tracing: bool = False  # OpenTelemetry spans (the `tracing` extra); observability/tracing.py
@@ -188,6 +204,7 @@ class Settings:
                 env, "LOYALTY_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 10_000, minimum=0
             ),
             db_statement_timeout_ms=_int(env, "LOYALTY_DB_STATEMENT_TIMEOUT_MS", 30_000, minimum=0),
+            db_random_page_cost=_cost(env, "LOYALTY_DB_RANDOM_PAGE_COST", 1.1),
             log_level=(env.get("LOYALTY_LOG_LEVEL") or "INFO").upper(),
             log_format=_choice(env, "LOYALTY_LOG_FORMAT", ("auto", "json", "text"), "auto"),
             tracing=_bool(env, "LOYALTY_TRACING", False),

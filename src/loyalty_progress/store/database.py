@@ -69,15 +69,23 @@ def create_engine(
     pool_size: int = 10,
     timeouts: SessionTimeouts | None = None,
     application_name: str | None = None,
+    random_page_cost: float | None = None,
 ) -> AsyncEngine:
     """`timeouts`: for the worker's engine. Tools, replays and migrations go without them
     (a migration may rightly run long and wait for locks). `application_name` names the
-    sessions in `pg_stat_activity` (which replica holds what)."""
+    sessions in `pg_stat_activity` (which replica holds what). `random_page_cost`: the
+    planner's, for the worker's sessions (None: the server's). Its batch statements look
+    rows up by key in a working set that stays cached; at the server default (4.0, a
+    spinning disk's seek) PostgreSQL hash-joins a batch's keys over sequential scans of any
+    table under some 100,000 rows, which cost a third of its CPU per event in the
+    benchmark (docs/scaling.md, "Plans of the batch statements")."""
     connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S}
     server_settings: dict[str, str] = {}
     if timeouts is not None:
         server_settings |= timeouts.server_settings()
         connect_args["command_timeout"] = timeouts.command_timeout()
+    if random_page_cost is not None:
+        server_settings["random_page_cost"] = f"{random_page_cost:g}"
     if application_name:
         server_settings["application_name"] = application_name[:MAX_NAME_LENGTH]
     if server_settings:

@@ -108,6 +108,7 @@ class Worker:
             settings.db_pool_size,
             session_timeouts(settings),
             application_name=database_session_name(settings),
+            random_page_cost=settings.db_random_page_cost or None,
         )
         self.redis: Redis = Redis.from_url(settings.redis_url)
         self.metrics = Metrics()
