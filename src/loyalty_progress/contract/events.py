@@ -24,6 +24,8 @@ from loyalty_progress.safe_text import shortened
 
 MAX_BODY_BYTES: Final = 64 * 1024
 DATA_FIELD: Final = b"data"
+# One Redis stream entry as read: its id and its fields (the body is under DATA_FIELD).
+StreamEntry = tuple[bytes, Mapping[bytes, bytes]]
 # Amounts beyond this are not purchases but typos or attacks; PostgreSQL numeric would take
 # them, the totals would not survive them. Points amounts share the bound: a day's sum
 # stays far inside the `bigint` columns it is added to.

@@ -32,7 +32,7 @@ from loyalty_progress.engine.attendance.membership import (
     progress,
 )
 from loyalty_progress.engine.attendance.outcome import AttendanceOutcome, Contribution
-from loyalty_progress.engine.attendance.timeline import advance, next_due_at, settle
+from loyalty_progress.engine.attendance.time_facts import advance, next_due_at, settle
 from loyalty_progress.engine.attendance.view import attendance_view, render
 
 __all__ = [
