@@ -1,4 +1,5 @@
-"""Input events of the four input streams (SPEC §1) and their decoding.
+"""Input events of the four input streams and their decoding (docs/wire-contract.md,
+"Inputs" and "Limits").
 
 Every entry carries one field `data` with a UTF-8 JSON object. Decoding returns either
 a typed event or a `BadInput` whose reason names the problem and the field.

@@ -1,5 +1,6 @@
-"""Attendance challenges (SPEC §3), pure: business calendar, days, stages, membership,
-time-driven facts and the read view. No I/O; the store and the scheduler drive it.
+"""Attendance challenges (docs/attendance-challenges.md), pure: business calendar, days,
+stages, membership, time-driven facts and the read view. No I/O; the store and the
+scheduler drive it.
 
 Public entry points:
 

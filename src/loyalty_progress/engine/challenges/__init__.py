@@ -1,4 +1,5 @@
-"""Counter challenges (SPEC §2), pure: rows + inputs + definitions + now -> rows + effects.
+"""Counter challenges (docs/counter-challenges.md), pure: rows + inputs + definitions +
+now -> rows + effects.
 
 Modules, one concern each:
 
