@@ -12,6 +12,7 @@ Modules, one concern each:
 - `milestones`: reaching milestones, completion, limited winners;
 - `effects`: notifications and reward issuances with deterministic ids;
 - `inputs`: which of a batch's events are challenge inputs (the rule's first step);
+- `routes`: what each source of a batch feeds, worked out once for the batch;
 - `plan`: which rows a batch must lock and load;
 - `apply`: the batch driver, over the rows of `workspace`;
 - `settle`: `satisfied_at` of completions made without the earlier entries at hand;
