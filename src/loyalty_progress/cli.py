@@ -3,10 +3,10 @@ the commands that live beside their feature (`demo`, `replay`, `deadletter`, `do
 
 Start-up cost is kept to argparse: each command imports what it needs when it runs, and
 only the chosen feature command's module is loaded to build its parser (`--help` of
-any command answers in about 0.05 s; the worker's modules alone take 0.6 s to import,
-the store's 0.1-0.2 s, asyncio 27 ms). Imports of a few milliseconds stay at the top.
-Every failure to reach, find or use PostgreSQL and Redis is one line on stderr and exit
-code 2 (`local_services`)."""
+any command answers in about 0.05 s; measured after `import loyalty_progress.cli`, the
+worker's modules take 0.8 s to import, the store's 0.2-0.3 s, asyncio 21 ms). Imports of
+a few milliseconds stay at the top. Every failure to reach, find or use PostgreSQL and
+Redis is one line on stderr and exit code 2 (`local_services`)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ EXIT_SERVICES: Final = 2  # PostgreSQL/Redis not found, unreachable or without t
 
 
 def _run_worker(settings: Settings, on_started: Callable[[Worker], None]) -> None:
-    # Deferred (module doc): the worker's modules take 0.6 s to import, asyncio 27 ms.
+    # Deferred (module doc): the worker's modules take 0.8 s to import, asyncio 21 ms.
     import asyncio
 
     from loyalty_progress.worker.app import Worker
@@ -52,7 +52,7 @@ def _run_worker(settings: Settings, on_started: Callable[[Worker], None]) -> Non
 
 
 def cmd_run(settings: Settings) -> int:
-    from loyalty_progress.api.auth import token_verifier  # deferred: 0.1 s (JWT, Litestar)
+    from loyalty_progress.api.auth import token_verifier  # deferred: 0.24 s (JWT, Litestar)
 
     try:
         # The read side may refuse to run open; tracing may lack its libraries: say so
@@ -103,7 +103,7 @@ def _run(settings: Settings) -> int:
 
 
 def cmd_migrate(settings: Settings) -> int:
-    # Deferred (module doc): the migrations take 0.23 s to import (Alembic), asyncio 27 ms.
+    # Deferred (module doc): the migrations take 0.3 s to import (Alembic), asyncio 21 ms.
     import asyncio
 
     from loyalty_progress.store import migrate
@@ -121,7 +121,7 @@ def cmd_migrate(settings: Settings) -> int:
 
 
 async def _apply_definitions(settings: Settings, paths: list[Path], wait: bool = False) -> int:
-    # Deferred (module doc): the store's modules take 0.15 s to import, YAML 14 ms.
+    # Deferred (module doc): the store's modules take 0.28 s to import, YAML 23 ms.
     import asyncio
 
     from loyalty_progress.definitions.cache import PICKUP_SECONDS
@@ -158,7 +158,7 @@ async def _apply_definitions(settings: Settings, paths: list[Path], wait: bool =
 
 
 async def _list_definitions(settings: Settings) -> int:
-    from loyalty_progress.store.definitions import latest_definitions  # deferred: 0.12 s
+    from loyalty_progress.store.definitions import latest_definitions  # deferred: 0.3 s
 
     engine = await ready_engine(locate(settings, redis=False))
     try:
@@ -174,7 +174,7 @@ async def _list_definitions(settings: Settings) -> int:
 
 
 async def _tick(settings: Settings, at: datetime | None) -> int:
-    # Deferred (module doc): the rules, relay and scheduler take 0.2 s to import.
+    # Deferred (module doc): the rules, relay, scheduler and Redis take 0.35 s to import.
     from redis.asyncio import Redis
 
     from loyalty_progress.definitions.cache import DefinitionsCache
@@ -291,7 +291,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio  # deferred: 27 ms, half of what `--help` takes
+    import asyncio  # deferred: 21 ms, half of what `--help` takes (45 ms)
 
     handler = getattr(args, "handler", None)
     if handler is not None:

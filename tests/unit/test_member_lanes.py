@@ -7,7 +7,8 @@ import asyncio
 import json
 from collections.abc import Callable
 
-from loyalty_progress.worker.lanes import Entry, MemberLanes, partition_of
+from loyalty_progress.contract.events import StreamEntry as Entry
+from loyalty_progress.worker.lanes import MemberLanes, partition_of
 
 
 def _entry(index: int, member: str, club: str = "mall") -> Entry:

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loyalty_progress.contract.events import PointsEvent, ReceiptEvent
-from loyalty_progress.engine.batch import apply_batch
+from loyalty_progress.engine.batch import apply_receipts_and_totals as apply_batch
 from loyalty_progress.engine.receipts import ReceiptState
 from loyalty_progress.engine.totals import DayDelta, TotalsDelta
 

@@ -1,4 +1,4 @@
-"""Counter challenges on the read side (SPEC §4; docs/counter-challenges.md "Read side").
+"""Counter challenges on the read side (docs/counter-challenges.md, "Read side (HTTP)").
 
 | route | shape |
 |---|---|

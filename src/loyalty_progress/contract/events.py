@@ -1,4 +1,5 @@
-"""Input events of the four input streams (SPEC §1) and their decoding.
+"""Input events of the four input streams and their decoding (docs/wire-contract.md,
+"Inputs" and "Limits").
 
 Every entry carries one field `data` with a UTF-8 JSON object. Decoding returns either
 a typed event or a `BadInput` whose reason names the problem and the field.
@@ -24,6 +25,8 @@ from loyalty_progress.safe_text import shortened
 
 MAX_BODY_BYTES: Final = 64 * 1024
 DATA_FIELD: Final = b"data"
+# One Redis stream entry as read: its id and its fields (the body is under DATA_FIELD).
+StreamEntry = tuple[bytes, Mapping[bytes, bytes]]
 # Amounts beyond this are not purchases but typos or attacks; PostgreSQL numeric would take
 # them, the totals would not survive them. Points amounts share the bound: a day's sum
 # stays far inside the `bigint` columns it is added to.

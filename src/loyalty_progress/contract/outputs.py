@@ -1,4 +1,5 @@
-"""Output messages: notifications, reward issuances and dead-letter entries (SPEC §1)."""
+"""Output messages: notifications, reward issuances and dead-letter entries
+(docs/wire-contract.md, "Outputs")."""
 
 from __future__ import annotations
 

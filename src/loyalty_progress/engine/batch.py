@@ -1,4 +1,6 @@
-"""Apply one batch of fresh (already de-duplicated) events to the state it touches."""
+"""The backbone's step of one batch, pure: the receipt lifecycle and the totals of the
+batch's fresh (already de-duplicated) events. The rules (attendance, counter challenges,
+prize claims) run after it, from the receipt transitions it returns (`worker.batch`)."""
 
 from __future__ import annotations
 
@@ -42,11 +44,13 @@ def receipt_keys(events: Sequence[InputEvent]) -> list[ReceiptKey]:
     )
 
 
-def apply_batch(
+def apply_receipts_and_totals(
     events: Sequence[InputEvent],
     receipts: Mapping[ReceiptKey, ReceiptState | None],
     now: datetime,
 ) -> BatchOutcome:
+    """Receipt states and transitions, totals deltas and receipt notifications; the
+    rules' own state is not touched here."""
     outcome = BatchOutcome()
     current: dict[ReceiptKey, ReceiptState | None] = dict(receipts)
     for event in events:

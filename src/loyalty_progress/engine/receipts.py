@@ -1,4 +1,5 @@
-"""The receipt lifecycle (SPEC §1): one state per receipt, the later lifecycle state wins.
+"""The receipt lifecycle (docs/wire-contract.md, "Inputs"): one state per receipt, the
+later lifecycle state wins.
 
 `pending -> approved | rejected`, `approved -> refunded`. Status events may arrive out of
 order and more than once; ranking the states makes the final state independent of the

@@ -71,7 +71,7 @@ def _handler(fmt: str, stream: IO[str]) -> logging.Handler:
         handler: logging.Handler = logging.StreamHandler(stream)
         handler.setFormatter(JsonFormatter())
     elif resolved == "terminal":
-        # Deferred: rich takes 14 ms to import, and only a terminal needs it.
+        # Deferred: rich takes 18 ms to import, and only a terminal needs it.
         from rich.console import Console
         from rich.logging import RichHandler
 

@@ -29,7 +29,7 @@ def _tracer_provider() -> Any:
     global _provider
     if _provider is not None:
         return _provider
-    try:
+    try:  # deferred: the optional `tracing` extra, imported only with tracing on
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import OTELResourceDetector, Resource
         from opentelemetry.sdk.trace import TracerProvider

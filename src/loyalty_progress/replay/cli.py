@@ -166,7 +166,7 @@ async def _services(
 ) -> AsyncIterator[tuple[AsyncEngine, Redis | None]]:
     """The database, and Redis when configured (to publish the outbox rows a job writes;
     without it the workers' outbox sweep publishes them)."""
-    from redis.asyncio import Redis  # deferred: 33 ms, keeps `replay --help` at 0.05 s
+    from redis.asyncio import Redis  # deferred: 53 ms, keeps `replay --help` at 0.05 s
 
     engine = await ready_engine(settings, pool_size=2)
     redis: Redis | None = None
@@ -186,7 +186,7 @@ def _print(report: dict[str, Any], out: TextIO) -> None:
 
 
 async def _status(settings: Settings, job_id: int, out: TextIO) -> int:
-    from loyalty_progress.store.replay_jobs import read_report  # deferred: 0.14 s
+    from loyalty_progress.store.replay_jobs import read_report  # deferred: 0.2 s
 
     async with _services(settings, with_redis=False) as (engine, _), engine.connect() as conn:
         report = await read_report(conn, job_id)
@@ -200,7 +200,7 @@ async def _status(settings: Settings, job_id: int, out: TextIO) -> int:
 async def _replay(
     settings: Settings, args: argparse.Namespace, form: str, out: TextIO, err: TextIO
 ) -> int:
-    # Deferred: the job, its sources and the retry take 0.25 s to import (store, Redis).
+    # Deferred: the job, its sources and the retry take 0.36 s to import (store, Redis).
     from redis.exceptions import ResponseError
 
     from loyalty_progress.replay.job import ReplayJob
@@ -242,7 +242,7 @@ async def _replay(
 
 
 async def _recompute(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from loyalty_progress.replay.recompute import Recompute, RecomputeError  # deferred: 0.25 s
+    from loyalty_progress.replay.recompute import Recompute, RecomputeError  # deferred: 0.37 s
 
     async with _services(settings) as (engine, redis):
         recompute = Recompute(engine, settings, redis=redis, clock=Clock(args.at or settings.now))

@@ -50,7 +50,7 @@ from loyalty_progress.worker.batch import GoodEntry, commit_batch
 from loyalty_progress.worker.registry import batch_rules
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retry import ShuttingDown, retry_transient
-from loyalty_progress.worker.rules import BatchRule
+from loyalty_progress.worker.rule_protocols import BatchRule
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

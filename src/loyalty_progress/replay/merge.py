@@ -2,8 +2,9 @@
 
 A recompute rebuilds a challenge's or an edition's rows from the stored events under the
 definition now in force (the *fresh* rows), then merges them with the rows it replaces
-(the *old* rows) by one rule: **what was reached and published stands**. SPEC §2: completed
-milestones and issued rewards are never revoked. So:
+(the *old* rows) by one rule: **what was reached and published stands**: completed
+milestones and issued rewards are never revoked (docs/counter-challenges.md, "Milestones,
+completion, limited challenges"; docs/replay.md, "Outputs already published"). So:
 
 - counters, participations, days and the ledger are the fresh ones: they may go up or
   down;

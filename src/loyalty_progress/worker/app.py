@@ -21,7 +21,7 @@ from loyalty_progress.api.http import create_http_app, create_ops_app
 from loyalty_progress.apidocs import read_side_document, render
 from loyalty_progress.clock import Clock
 from loyalty_progress.config import Settings
-from loyalty_progress.contract.events import InputStream
+from loyalty_progress.contract.events import InputStream, StreamEntry
 from loyalty_progress.definitions.cache import DefinitionsCache
 from loyalty_progress.observability import tracing
 from loyalty_progress.observability.health import Health
@@ -34,7 +34,7 @@ from loyalty_progress.worker.gauges import collect_stream_gauges
 from loyalty_progress.worker.groups import ensure_groups
 from loyalty_progress.worker.lanes import MemberLanes
 from loyalty_progress.worker.listen import bind_listening_socket
-from loyalty_progress.worker.pipeline import Entry, Pipeline
+from loyalty_progress.worker.pipeline import Pipeline
 from loyalty_progress.worker.probe import run_probe
 from loyalty_progress.worker.registry import batch_rules, time_rules
 from loyalty_progress.worker.relay import OutboxRelay
@@ -54,7 +54,7 @@ async def _raw_parser(msg: Any, _original: Any) -> RedisBatchStreamMessage:
     return RedisBatchStreamMessage(raw_message=msg, body=b"", consumer=FAKE_CONSUMER, group=None)
 
 
-async def _raw_decoder(msg: Any, _original: Any) -> list[Entry]:
+async def _raw_decoder(msg: Any, _original: Any) -> list[StreamEntry]:
     raw = msg.raw_message
     return list(zip(raw["message_ids"], raw["data"], strict=True))
 
@@ -177,13 +177,13 @@ class Worker:
     def _handler(self, stream: InputStream) -> Callable[..., Awaitable[None]]:
         lanes = self._lanes
 
-        async def apply(entries: tuple[Entry, ...], on_locked: Callable[[], None]) -> None:
+        async def apply(entries: tuple[StreamEntry, ...], on_locked: Callable[[], None]) -> None:
             try:
                 await self.pipeline.handle(stream, entries, on_locked=on_locked)
             except ShuttingDown:
                 log.info("stopping: %d entries of %s left pending", len(entries), stream.value)
 
-        async def handle(*entries: Entry) -> None:
+        async def handle(*entries: StreamEntry) -> None:
             # Returns once the batch has started, so FastStream reads the next one meanwhile.
             await lanes.submit(entries, apply)
 

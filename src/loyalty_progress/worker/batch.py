@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from loyalty_progress.contract.events import InputEvent, InputStream, ReceiptEvent
 from loyalty_progress.contract.outputs import DeadLetter, OutputMessage
 from loyalty_progress.definitions.definition_set import DefinitionSet
-from loyalty_progress.engine.batch import apply_batch, receipt_keys
+from loyalty_progress.engine.batch import apply_receipts_and_totals, receipt_keys
 from loyalty_progress.engine.fact_order import in_fact_order
 from loyalty_progress.store import batch as store
 from loyalty_progress.store.outbox import OutboxRow
 from loyalty_progress.worker.deadletter import dead_letter
-from loyalty_progress.worker.rules import BatchContext, BatchRule
+from loyalty_progress.worker.rule_protocols import BatchContext, BatchRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ async def commit_batch(
         if on_locked is not None:
             on_locked()
         fresh = [e for e in events if e.event_id in new_ids]
-        outcome = apply_batch(fresh, receipts, now)
+        outcome = apply_receipts_and_totals(fresh, receipts, now)
         # One list per step, each in the order of its facts (see `in_fact_order`).
         steps: list[Sequence[OutputMessage]] = [
             [*outcome.notifications, *outcome.rewards, *dead_letters]

@@ -14,10 +14,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from loyalty_progress.config import Settings
-from loyalty_progress.contract.events import InputStream
+from loyalty_progress.contract.events import InputStream, StreamEntry
 from loyalty_progress.observability.health import Health
 from loyalty_progress.worker.groups import is_no_group
-from loyalty_progress.worker.pipeline import Entry, Pipeline
+from loyalty_progress.worker.pipeline import Pipeline
 from loyalty_progress.worker.retry import ShuttingDown, is_transient
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,9 @@ class Claimer:
             if deleted:
                 log.error("acknowledging %d pending entries trimmed from %s", len(deleted), name)
                 await self._redis.xack(name, self._settings.consumer_group, *deleted)
-            entries: list[Entry] = [e for e in raw_entries if e is not None and e[1] is not None]
+            entries: list[StreamEntry] = [
+                e for e in raw_entries if e is not None and e[1] is not None
+            ]
             if entries:
                 claimed += len(entries)
                 self._pipeline.metrics.claimed.labels(name).inc(len(entries))
@@ -106,7 +108,9 @@ class Claimer:
                 return claimed
             start = next_id
 
-    async def _redeliver(self, stream: InputStream, name: str, entries: Sequence[Entry]) -> None:
+    async def _redeliver(
+        self, stream: InputStream, name: str, entries: Sequence[StreamEntry]
+    ) -> None:
         counts = await self._delivery_counts(name, entries)
         limit = self._settings.max_deliveries
         exhausted = [e for e in entries if counts.get(e[0].decode(), 1) > limit]
@@ -117,7 +121,7 @@ class Claimer:
         if retry:
             await self._pipeline.handle(stream, retry, counts)
 
-    async def _delivery_counts(self, name: str, entries: Sequence[Entry]) -> dict[str, int]:
+    async def _delivery_counts(self, name: str, entries: Sequence[StreamEntry]) -> dict[str, int]:
         ids = sorted((e[0] for e in entries), key=_entry_order)
         pending = await self._redis.xpending_range(
             name,

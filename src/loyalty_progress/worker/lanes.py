@@ -31,13 +31,12 @@ from typing import Final
 
 import msgspec
 
-from loyalty_progress.contract.events import DATA_FIELD
+from loyalty_progress.contract.events import DATA_FIELD, StreamEntry
 
 log = logging.getLogger(__name__)
 
 BatchWork = Callable[[Callable[[], None]], Awaitable[None]]
-Entry = tuple[bytes, Mapping[bytes, bytes]]
-EntriesWork = Callable[[tuple[Entry, ...], Callable[[], None]], Awaitable[None]]
+EntriesWork = Callable[[tuple[StreamEntry, ...], Callable[[], None]], Awaitable[None]]
 
 
 class _MemberOf(msgspec.Struct):
@@ -102,7 +101,7 @@ class StreamLane:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
 
 
-def _bound(work: EntriesWork, entries: tuple[Entry, ...]) -> BatchWork:
+def _bound(work: EntriesWork, entries: tuple[StreamEntry, ...]) -> BatchWork:
     async def run(on_locked: Callable[[], None]) -> None:
         await work(entries, on_locked)
 
@@ -115,9 +114,9 @@ class MemberLanes:
     def __init__(self, name: str, partitions: int, depth: int) -> None:
         self._lanes = [StreamLane(f"{name}/{p}", depth) for p in range(max(1, partitions))]
 
-    async def submit(self, entries: Sequence[Entry], work: EntriesWork) -> None:
+    async def submit(self, entries: Sequence[StreamEntry], work: EntriesWork) -> None:
         """Returns once every sub-batch of `entries` has started in its lane."""
-        parts: dict[int, list[Entry]] = {}
+        parts: dict[int, list[StreamEntry]] = {}
         for entry in entries:
             parts.setdefault(partition_of(entry[1], len(self._lanes)), []).append(entry)
         for index in sorted(parts):

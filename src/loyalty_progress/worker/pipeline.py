@@ -24,6 +24,7 @@ from loyalty_progress.contract.events import (
     BadInput,
     InputEvent,
     InputStream,
+    StreamEntry,
     decode_entry,
 )
 from loyalty_progress.contract.outputs import DeadLetter
@@ -35,11 +36,9 @@ from loyalty_progress.worker.batch import BatchResult, GoodEntry, commit_batch
 from loyalty_progress.worker.deadletter import FailureLog, dead_letter
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retry import retry_transient
-from loyalty_progress.worker.rules import BatchRule
+from loyalty_progress.worker.rule_protocols import BatchRule
 
 log = logging.getLogger(__name__)
-
-Entry = tuple[bytes, Mapping[bytes, bytes]]
 
 # Outbox publishes under way at once (each holds a PostgreSQL connection for its marking).
 PUBLISHES_IN_FLIGHT = 4
@@ -116,7 +115,7 @@ class Pipeline:
     async def handle(
         self,
         stream: InputStream,
-        entries: Sequence[Entry],
+        entries: Sequence[StreamEntry],
         deliveries: Mapping[str, int] | None = None,
         on_locked: Callable[[], None] | None = None,
     ) -> None:
@@ -128,7 +127,7 @@ class Pipeline:
     async def _apply(
         self,
         stream: InputStream,
-        entries: Sequence[Entry],
+        entries: Sequence[StreamEntry],
         deliveries: Mapping[str, int],
         on_locked: Callable[[], None] | None = None,
     ) -> None:
@@ -281,7 +280,7 @@ class Pipeline:
         )
 
     async def dead_letter_exhausted(
-        self, stream: InputStream, entries: Sequence[Entry], deliveries: Mapping[str, int]
+        self, stream: InputStream, entries: Sequence[StreamEntry], deliveries: Mapping[str, int]
     ) -> None:
         """Entries that failed too often: dead-letter them with their last known error."""
         stream_name = self._settings.stream(stream.value)

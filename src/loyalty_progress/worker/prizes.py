@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from loyalty_progress.contract.outputs import OutputMessage
 from loyalty_progress.engine.prizes.claims import apply_claims, plan
 from loyalty_progress.store import prizes as store
-from loyalty_progress.worker.rules import BatchContext
+from loyalty_progress.worker.rule_protocols import BatchContext
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from loyalty_progress.worker.attendance import AttendanceRule, AttendanceTimeRul
 from loyalty_progress.worker.challenges import ChallengeExpiryRule, ChallengeRule
 from loyalty_progress.worker.prizes import PrizeClaimRule
 from loyalty_progress.worker.retention import RetentionRule
-from loyalty_progress.worker.rules import BatchRule, TimeRule
+from loyalty_progress.worker.rule_protocols import BatchRule, TimeRule
 
 
 def batch_rules() -> list[BatchRule]:

@@ -16,7 +16,7 @@ from loyalty_progress.definitions.cache import DefinitionsCache
 from loyalty_progress.observability.metrics import Metrics
 from loyalty_progress.worker.relay import OutboxRelay
 from loyalty_progress.worker.retry import is_transient
-from loyalty_progress.worker.rules import TimeRule
+from loyalty_progress.worker.rule_protocols import TimeRule
 
 log = logging.getLogger(__name__)
 

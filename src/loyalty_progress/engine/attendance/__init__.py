@@ -1,5 +1,6 @@
-"""Attendance challenges (SPEC §3), pure: business calendar, days, stages, membership,
-time-driven facts and the read view. No I/O; the store and the scheduler drive it.
+"""Attendance challenges (docs/attendance-challenges.md), pure: business calendar, days,
+stages, membership, time-driven facts and the read view. No I/O; the store and the
+scheduler drive it.
 
 Public entry points:
 
@@ -32,7 +33,7 @@ from loyalty_progress.engine.attendance.membership import (
     progress,
 )
 from loyalty_progress.engine.attendance.outcome import AttendanceOutcome, Contribution
-from loyalty_progress.engine.attendance.timeline import advance, next_due_at, settle
+from loyalty_progress.engine.attendance.time_facts import advance, next_due_at, settle
 from loyalty_progress.engine.attendance.view import attendance_view, render
 
 __all__ = [

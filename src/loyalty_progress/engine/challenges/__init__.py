@@ -1,4 +1,5 @@
-"""Counter challenges (SPEC §2), pure: rows + inputs + definitions + now -> rows + effects.
+"""Counter challenges (docs/counter-challenges.md), pure: rows + inputs + definitions +
+now -> rows + effects.
 
 Modules, one concern each:
 
@@ -10,13 +11,16 @@ Modules, one concern each:
 - `expression`: AND/OR evaluation, ActionLeft and Progress;
 - `milestones`: reaching milestones, completion, limited winners;
 - `effects`: notifications and reward issuances with deterministic ids;
-- `apply`: the batch driver;
+- `inputs`: which of a batch's events are challenge inputs (the rule's first step);
+- `routes`: what each source of a batch feeds, worked out once for the batch;
 - `plan`: which rows a batch must lock and load;
+- `apply`: the batch driver, over the rows of `workspace`;
 - `settle`: `satisfied_at` of completions made without the earlier entries at hand;
 - `expiry`: `challenge_expired` for ended, unfinished occurrences;
 - `catalog`, `catalog_cache`: the routing index, one per definitions revision;
 - `status`, `lists`, `responses`, `views`: for the read side, Paytronix statuses, which
-  occurrences a list shows, the seed 001/002 response shapes and the mapping into them.
+  occurrences a list shows, the seed 001/002 response shapes and the mapping into them;
+- `won_prizes`: the prizes a member won and has not claimed, as the list shows them.
 """
 
 from loyalty_progress.engine.challenges.apply import ChallengeInput, apply_challenges
