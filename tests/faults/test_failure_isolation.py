@@ -1,6 +1,6 @@
 """An entry that fails in the database for a reason other than an outage is isolated: the
 rest of its batch is applied, and after `max_deliveries` it is dead-lettered with the
-database's error as the reason (SPEC §1: one bad entry never blocks the stream)."""
+database's error as the reason (docs/wire-contract.md: one bad entry never blocks the stream)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Bad input never blocks a stream: each poison entry is dead-lettered with a reason that
-names the problem, and the good entries around it are applied (SPEC §1)."""
+names the problem, and the good entries around it are applied (docs/wire-contract.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Receipt status events may arrive in any order, more than once, and in any batching:
-the final totals are always those of the lifecycle played in order (SPEC §1)."""
+the final totals are always those of the lifecycle played in order (docs/architecture.md, the
+receipt lifecycle)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Attendance edition definitions: every SPEC §3 field, validated with clear errors."""
+"""Attendance edition definitions: every field of docs/attendance-challenges.md, validated with
+clear errors."""
 
 from __future__ import annotations
 

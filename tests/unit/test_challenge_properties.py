@@ -1,4 +1,5 @@
-"""Exactness (SPEC §6): any order and batching of the distinct events gives the counters of
+"""Exactness (docs/counter-challenges.md): any order and batching of the distinct events gives
+the counters of
 one clean pass in `occurred_at` order."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Seed 001's worked example, "Earn 1000 Points", as the acceptance test of SPEC §2."""
+"""Seed 001's worked example, "Earn 1000 Points", as the acceptance test of
+docs/counter-challenges.md."""
 
 from __future__ import annotations
 

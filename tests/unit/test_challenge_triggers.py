@@ -1,4 +1,5 @@
-"""Every trigger type counts what SPEC §2 says, inside the window, with its filters."""
+"""Every trigger type counts what docs/counter-challenges.md says, inside the window, with its
+filters."""
 
 from __future__ import annotations
 

@@ -229,3 +229,12 @@ def test_session_timeout_settings() -> None:
     assert server["statement_timeout"] == "2000"
     assert timeouts.command_timeout() == 2.0 + CLIENT_MARGIN_S
     assert SessionTimeouts(statement_ms=0).command_timeout() is None
+
+
+def test_planner_cost_setting() -> None:
+    assert Settings.from_env({}).db_random_page_cost == 1.1
+    assert Settings.from_env({"LOYALTY_DB_RANDOM_PAGE_COST": "0"}).db_random_page_cost == 0
+    assert Settings.from_env({"LOYALTY_DB_RANDOM_PAGE_COST": "2.5"}).db_random_page_cost == 2.5
+    for bad in ("-1", "fast", "nan", "inf"):
+        with pytest.raises(SettingsError, match="LOYALTY_DB_RANDOM_PAGE_COST"):
+            Settings.from_env({"LOYALTY_DB_RANDOM_PAGE_COST": bad})

@@ -1,4 +1,5 @@
-"""Attendance challenge tables (SPEC §3), registered on the shared `metadata`.
+"""Attendance challenge tables (docs/attendance-challenges.md, "Wiring"), registered on the
+shared `metadata`.
 
 Migration `0003_attendance` creates exactly these; `tests/integration/test_store.py`
 compares the two.
@@ -62,7 +63,8 @@ attendance_days = Table(
     PrimaryKeyConstraint("club", "edition", "member_id", "day"),
 )
 
-# The contributions ledger (SPEC §2 "Contributions"): every receipt event routed to an
+# The contributions ledger (docs/counter-challenges.md, "The contributions ledger"): every
+# receipt event routed to an
 # edition, whether it counted (signed deltas) or not (and why). Append-only.
 attendance_contributions = Table(
     "attendance_contributions",

@@ -1,4 +1,5 @@
-"""Counter challenge tables (SPEC §2), registered on the shared `metadata`.
+"""Counter challenge tables (docs/counter-challenges.md, "Storage and the batch pipeline"),
+registered on the shared `metadata`.
 
 Migration `0004_challenges` creates exactly these; `tests/integration/test_store.py`
 compares the two. Engine rows (msgspec Structs) are stored whole as JSONB; what SQL
@@ -80,7 +81,8 @@ Index(
     postgresql_where=text("completed_at IS NULL AND expired_at IS NULL AND has_progress"),
 )
 
-# The contributions ledger (SPEC §2): one line per (event, challenge) for the member, with
+# The contributions ledger (docs/counter-challenges.md, "The contributions ledger"): one line
+# per (event, challenge) for the member, with
 # why it counted or not. `occurrence` and its bounds are NULL for events just outside the
 # window. An event falls in one occurrence of a challenge, so the event id identifies the
 # line. The `tracked` lines of an occurrence are the engine's `Participation` (migration

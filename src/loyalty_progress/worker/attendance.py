@@ -49,7 +49,7 @@ from loyalty_progress.engine.receipts import ReceiptTransition
 from loyalty_progress.store import attendance as store
 from loyalty_progress.store.attendance import MembershipWrite
 from loyalty_progress.store.outbox import add_messages
-from loyalty_progress.worker.rules import BatchContext
+from loyalty_progress.worker.rule_protocols import BatchContext
 
 log = logging.getLogger(__name__)
 

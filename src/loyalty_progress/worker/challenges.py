@@ -60,7 +60,7 @@ from loyalty_progress.engine.challenges.routes import Routes
 from loyalty_progress.store import challenge_writes as writes
 from loyalty_progress.store import challenges as store
 from loyalty_progress.store.outbox import add_messages
-from loyalty_progress.worker.rules import BatchContext
+from loyalty_progress.worker.rule_protocols import BatchContext
 
 log = logging.getLogger(__name__)
 

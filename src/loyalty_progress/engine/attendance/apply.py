@@ -51,7 +51,7 @@ from loyalty_progress.engine.attendance.membership import (
     progress,
 )
 from loyalty_progress.engine.attendance.outcome import AttendanceOutcome, Contribution
-from loyalty_progress.engine.attendance.timeline import next_due_at, settle
+from loyalty_progress.engine.attendance.time_facts import next_due_at, settle
 from loyalty_progress.engine.receipts import ReceiptState, ReceiptTransition
 
 

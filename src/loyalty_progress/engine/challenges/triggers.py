@@ -1,4 +1,5 @@
-"""What one input adds to each trigger of a challenge (SPEC §2 trigger table).
+"""What one input adds to each trigger of a challenge (docs/counter-challenges.md, "Triggers:
+what counts").
 
 | trigger               | counts                                                       |
 |-----------------------|--------------------------------------------------------------|
