@@ -12,23 +12,16 @@ from typing import Final
 from loyalty_progress.contract.events import InputEvent, MemberEvent, ReceiptEvent
 from loyalty_progress.engine.challenges.apply import ChallengeInput
 from loyalty_progress.engine.challenges.catalog import Catalog
-from loyalty_progress.engine.challenges.routes import Routes
-from loyalty_progress.engine.challenges.triggers import Source
+from loyalty_progress.engine.challenges.routes import Routes, sources
 from loyalty_progress.engine.receipts import ReceiptTransition
 
 FACTS: Final = frozenset({"opted_in", "opted_out", "joined_group", "left_group"})
 
 
-def _sources(item: ChallengeInput) -> tuple[Source, ...]:
-    if isinstance(item, ReceiptTransition):
-        return (item.after,) if item.before is None else (item.after, item.before)
-    return (item,)
-
-
 def _relevant(item: ChallengeInput, routes: Routes) -> bool:
     """Some challenge of the club has a trigger the input feeds (or reverses), near its
     window: anything else would be a no-op for the engine."""
-    return any(feed.near for source in _sources(item) for feed in routes.feeds(source))
+    return any(feed.near for source in sources(item) for feed in routes.feeds(source))
 
 
 def challenge_inputs(

@@ -33,7 +33,7 @@ from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges.apply import ChallengeInput
 from loyalty_progress.engine.challenges.catalog import Catalog
 from loyalty_progress.engine.challenges.occurrences import occurrence_at
-from loyalty_progress.engine.challenges.routes import Routes
+from loyalty_progress.engine.challenges.routes import Routes, sources
 from loyalty_progress.engine.challenges.state import (
     GroupKey,
     MemberKey,
@@ -44,7 +44,6 @@ from loyalty_progress.engine.challenges.state import (
     SubjectKind,
 )
 from loyalty_progress.engine.challenges.timeline import ever_groups
-from loyalty_progress.engine.challenges.triggers import Source
 from loyalty_progress.engine.challenges.workspace import ChallengeOutcome, EntriesKey
 from loyalty_progress.engine.receipts import ReceiptTransition
 
@@ -85,16 +84,6 @@ def member_keys(inputs: Iterable[ChallengeInput]) -> list[MemberKey]:
     return sorted({_member(item) for item in inputs})
 
 
-def _sources(item: ChallengeInput) -> list[tuple[Source, datetime]]:
-    """What the input contributes or reverses, with the instant that places it."""
-    if isinstance(item, ReceiptTransition):
-        found: list[tuple[Source, datetime]] = [(item.after, item.after.occurred_at)]
-        if item.before is not None:
-            found.append((item.before, item.before.occurred_at))
-        return found
-    return [(item, item.occurred_at)]
-
-
 def _codes(item: ChallengeInput, catalog: Catalog, routes: Routes) -> set[str]:
     club = _member(item)[0]
     if isinstance(item, MemberEvent) and item.kind in ("opted_in", "opted_out"):
@@ -104,7 +93,7 @@ def _codes(item: ChallengeInput, catalog: Catalog, routes: Routes) -> set[str]:
         return {d.code for d in catalog.group_scoped(club)}
     return {
         feed.definition.code
-        for source, _ in _sources(item)
+        for source in sources(item)
         for feed in routes.feeds(source)
         if feed.occurrence is not None
     }
@@ -124,7 +113,7 @@ def _rereads(item: ChallengeInput, codes: set[str]) -> set[str]:
 
 
 def _earliest(item: ChallengeInput) -> datetime:
-    return min(at for _, at in _sources(item))
+    return min(source.occurred_at for source in sources(item))
 
 
 def load_plan(
@@ -209,9 +198,9 @@ def winner_keys(
         limited_here = catalog.limited(club)
         if not limited_here:
             continue
-        for _, at in _sources(item):
+        for source in sources(item):
             for definition in limited_here:
-                occ = occurrence_at(definition, at)
+                occ = occurrence_at(definition, source.occurred_at)
                 if occ is not None:
                     keys.add((club, definition.code, occ.index))
     return sorted(keys)

@@ -16,6 +16,7 @@ from loyalty_progress.engine.challenges.catalog import Catalog, near_window
 from loyalty_progress.engine.challenges.occurrences import Occurrence, occurrence_at
 from loyalty_progress.engine.challenges.state import Delta
 from loyalty_progress.engine.challenges.triggers import Source, deltas
+from loyalty_progress.engine.receipts import ReceiptTransition
 
 
 class Feed(NamedTuple):
@@ -42,10 +43,18 @@ class Routes:
         if known is not None and known[0] is source:
             return known[1]
         at = source.occurred_at
-        found = tuple(
-            Feed(definition, found, occurrence_at(definition, at), near_window(definition, at))
+        fed = tuple(
+            Feed(definition, added, occurrence_at(definition, at), near_window(definition, at))
             for definition in self.catalog.feeding(source.club, source)
-            if (found := deltas(definition, source))
+            if (added := deltas(definition, source))
         )
-        self._feeds[id(source)] = (source, found)
-        return found
+        self._feeds[id(source)] = (source, fed)
+        return fed
+
+
+def sources(item: Source | ReceiptTransition) -> tuple[Source, ...]:
+    """What an input contributes or reverses: the event itself, or a transition's new
+    receipt state and the one it leaves (whose `occurred_at` places the reversal)."""
+    if isinstance(item, ReceiptTransition):
+        return (item.after,) if item.before is None else (item.after, item.before)
+    return (item,)
