@@ -61,6 +61,14 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return raw
 
 
+# `server` keeps the server's setting; the others are PostgreSQL's own values.
+PLAN_CACHE_MODES = ("server", "auto", "force_custom_plan", "force_generic_plan")
+
+def _plan_cache_mode(env: Mapping[str, str]) -> str | None:
+    mode = _choice(env, "LOYALTY_DB_PLAN_CACHE_MODE", PLAN_CACHE_MODES, "force_custom_plan")
+    return None if mode == "server" else mode
+
+
 def _optional(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name) or None
 
@@ -147,6 +155,9 @@ class Settings:
     # The planner's `random_page_cost` on the worker's sessions (0: the server's); see
     # docs/scaling.md, "Plans of the batch statements".
     db_random_page_cost: float = 1.1
+    # The planner's `plan_cache_mode` on the worker's sessions (None, from `server`: the
+    # server's); same section.
+    db_plan_cache_mode: str | None = "force_custom_plan"
     log_level: str = "INFO"
     log_format: str = "auto"  # auto: human-readable on a terminal, JSON lines otherwise
     tracing: bool = False  # OpenTelemetry spans (the `tracing` extra); observability/tracing.py
@@ -205,6 +216,7 @@ class Settings:
             ),
             db_statement_timeout_ms=_int(env, "LOYALTY_DB_STATEMENT_TIMEOUT_MS", 30_000, minimum=0),
             db_random_page_cost=_cost(env, "LOYALTY_DB_RANDOM_PAGE_COST", 1.1),
+            db_plan_cache_mode=_plan_cache_mode(env),
             log_level=(env.get("LOYALTY_LOG_LEVEL") or "INFO").upper(),
             log_format=_choice(env, "LOYALTY_LOG_FORMAT", ("auto", "json", "text"), "auto"),
             tracing=_bool(env, "LOYALTY_TRACING", False),

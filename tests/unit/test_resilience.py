@@ -238,3 +238,12 @@ def test_planner_cost_setting() -> None:
     for bad in ("-1", "fast", "nan", "inf"):
         with pytest.raises(SettingsError, match="LOYALTY_DB_RANDOM_PAGE_COST"):
             Settings.from_env({"LOYALTY_DB_RANDOM_PAGE_COST": bad})
+
+
+def test_plan_cache_mode_setting() -> None:
+    assert Settings.from_env({}).db_plan_cache_mode == "force_custom_plan"
+    assert Settings().db_plan_cache_mode == "force_custom_plan"
+    assert Settings.from_env({"LOYALTY_DB_PLAN_CACHE_MODE": "server"}).db_plan_cache_mode is None
+    assert Settings.from_env({"LOYALTY_DB_PLAN_CACHE_MODE": "AUTO"}).db_plan_cache_mode == "auto"
+    with pytest.raises(SettingsError, match="LOYALTY_DB_PLAN_CACHE_MODE"):
+        Settings.from_env({"LOYALTY_DB_PLAN_CACHE_MODE": "generic"})

@@ -70,6 +70,7 @@ def create_engine(
     timeouts: SessionTimeouts | None = None,
     application_name: str | None = None,
     random_page_cost: float | None = None,
+    plan_cache_mode: str | None = None,
 ) -> AsyncEngine:
     """`timeouts`: for the worker's engine. Tools, replays and migrations go without them
     (a migration may rightly run long and wait for locks). `application_name` names the
@@ -78,7 +79,11 @@ def create_engine(
     rows up by key in a working set that stays cached; at the server default (4.0, a
     spinning disk's seek) PostgreSQL hash-joins a batch's keys over sequential scans of any
     table under some 100,000 rows, which cost a third of its CPU per event in the
-    benchmark (docs/scaling.md, "Plans of the batch statements")."""
+    benchmark (docs/scaling.md, "Plans of the batch statements"). `plan_cache_mode`: the
+    planner's, for the worker's sessions (None: the server's). A session keeps the generic
+    plan of a statement it has run five times; made while a table was small, that plan
+    scans the table whole for every batch long after it has grown, until the next
+    ANALYZE of the table (same section)."""
     connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S}
     server_settings: dict[str, str] = {}
     if timeouts is not None:
@@ -86,6 +91,8 @@ def create_engine(
         connect_args["command_timeout"] = timeouts.command_timeout()
     if random_page_cost is not None:
         server_settings["random_page_cost"] = f"{random_page_cost:g}"
+    if plan_cache_mode is not None:
+        server_settings["plan_cache_mode"] = plan_cache_mode
     if application_name:
         server_settings["application_name"] = application_name[:MAX_NAME_LENGTH]
     if server_settings:

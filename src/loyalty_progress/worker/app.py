@@ -109,6 +109,7 @@ class Worker:
             session_timeouts(settings),
             application_name=database_session_name(settings),
             random_page_cost=settings.db_random_page_cost or None,
+            plan_cache_mode=settings.db_plan_cache_mode,
         )
         self.redis: Redis = Redis.from_url(settings.redis_url)
         self.metrics = Metrics()
