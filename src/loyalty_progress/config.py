@@ -64,6 +64,7 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
 # `server` keeps the server's setting; the others are PostgreSQL's own values.
 PLAN_CACHE_MODES = ("server", "auto", "force_custom_plan", "force_generic_plan")
 
+
 def _plan_cache_mode(env: Mapping[str, str]) -> str | None:
     mode = _choice(env, "LOYALTY_DB_PLAN_CACHE_MODE", PLAN_CACHE_MODES, "force_custom_plan")
     return None if mode == "server" else mode
