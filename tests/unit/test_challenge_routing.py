@@ -4,12 +4,17 @@ challenges of its club that do not take it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges import Catalog
+from loyalty_progress.engine.challenges.catalog import near_window
 from loyalty_progress.engine.challenges.inputs import challenge_inputs
-from loyalty_progress.engine.challenges.triggers import trigger_types
+from loyalty_progress.engine.challenges.occurrences import occurrence_at
+from loyalty_progress.engine.challenges.triggers import Source, deltas, trigger_types
 from loyalty_progress.engine.receipts import apply_receipt_event
 from tests.support.challenge_engine import (
+    CLUB,
     challenge,
     member_event,
     points,
@@ -47,8 +52,8 @@ def test_an_event_reaches_only_the_challenges_that_take_it_in_catalog_order() ->
     balance = _single("balance", "points_balance", 500)
     catalog = Catalog([earn, *unrelated, balance])
     fed = catalog.feeding("infinity-mall", points(10, balance=300))
-    assert [d.code for d in fed] == ["earn", "balance"]
-    assert [d.code for d in catalog.feeding("infinity-mall", points(10))] == ["earn"]
+    assert [r.definition.code for r in fed] == ["earn", "balance"]
+    assert [r.definition.code for r in catalog.feeding("infinity-mall", points(10))] == ["earn"]
     assert len(catalog.feeding("infinity-mall", voucher("redeemed"))) == 50
     assert catalog.feeding("infinity-mall", voucher("subscribed")) == ()
     assert catalog.feeding("other-club", points(10)) == ()
@@ -77,5 +82,56 @@ def test_a_receipt_reaches_only_the_challenges_whose_store_filter_admits_it() ->
     assert at_s7 is not None
     assert no_store is not None
     fed = catalog.feeding("infinity-mall", at_s7.after)
-    assert [d.code for d in fed] == ["store-7", "anywhere"]
-    assert [d.code for d in catalog.feeding("infinity-mall", no_store.after)] == ["anywhere"]
+    assert [r.definition.code for r in fed] == ["store-7", "anywhere"]
+    assert [r.definition.code for r in catalog.feeding("infinity-mall", no_store.after)] == [
+        "anywhere"
+    ]
+
+
+def test_a_route_gives_what_the_definition_gives_for_the_sources_of_its_key() -> None:
+    """`Route` keeps only the triggers a routing key can feed, their item filters as sets
+    and the window bounds; its deltas, occurrence and nearness are the definition's own."""
+    definitions = [
+        challenge(
+            code="mixed",
+            groups=[
+                triggers(
+                    {"type": "receipt_count", "target": 2, "store_ids": ["s1", "s2"]},
+                    {"type": "distinct_items", "target": 3, "items": ["a", "b", "c"]},
+                    {"type": "receipt_amount", "target": 500, "items": ["z"]},
+                    {"type": "earned_points", "target": 100},
+                    {"type": "points_balance", "target": 900},
+                    {"type": "tier", "target": 3},
+                )
+            ],
+        ),
+        challenge(
+            code="weekly",
+            recurrence="weekly",
+            groups=[triggers({"type": "earned_points", "target": 50})],
+        ),
+        challenge(
+            code="monthly",
+            recurrence="monthly",
+            groups=[triggers({"type": "distinct_stores", "target": 2})],
+        ),
+    ]
+    catalog = Catalog(definitions)
+    start = definitions[0].starts_at
+    moments = [start - timedelta(days=8), start - timedelta(days=1), start]
+    moments += [start + timedelta(days=d, hours=5) for d in (6, 7, 30, 31, 45, 100)]
+    moments += [definitions[0].ends_at, definitions[0].ends_at + timedelta(days=3)]
+    sources: list[Source] = []
+    for at in moments:
+        sources += [points(10, at), points(10, at, balance=950), voucher("redeemed", at)]
+        sources.append(member_event("tier_changed", tier=3, when=at))
+        for store, items in (("s1", ["a", "q"]), ("s9", ["z"]), (None, []), ("s2", ["c", "b"])):
+            state = apply_receipt_event(None, receipt("r", when=at, store=store, items=items))
+            assert state is not None
+            sources.append(state.after)
+    for source in sources:
+        for route in catalog.feeding(CLUB, source):
+            at = source.occurred_at
+            assert route.deltas(source) == deltas(route.definition, source)
+            assert route.occurrence(at) == occurrence_at(route.definition, at)
+            assert route.near(at) == near_window(route.definition, at)

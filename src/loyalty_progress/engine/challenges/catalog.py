@@ -10,11 +10,14 @@ definitions revision (`Catalog` is cached by revision) and memoised per routing 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from loyalty_progress.definitions.challenge import ChallengeDefinition
-from loyalty_progress.engine.challenges.triggers import Source, trigger_types
+from loyalty_progress.definitions.challenge import ChallengeDefinition, Trigger
+from loyalty_progress.engine.challenges.occurrences import Occurrence, occurrence_at
+from loyalty_progress.engine.challenges.state import Delta
+from loyalty_progress.engine.challenges.triggers import Source, trigger_delta, trigger_types
 from loyalty_progress.engine.receipts import ReceiptState
 
 # Relevant events this close to a challenge window get an `outside_window` ledger entry,
@@ -27,12 +30,59 @@ RouteKey = tuple[str, tuple[str, ...], str | None]
 ROUTES_KEPT: Final = 65_536
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One challenge a routing key feeds, made ready for the events of that key: only the
+    challenge's triggers of the key's types whose store filter admits the key's store
+    (every other trigger gives such an event no delta), their item filters as sets, and
+    the challenge's window bounds. Built once per key and definitions revision."""
+
+    definition: ChallengeDefinition
+    triggers: tuple[tuple[Trigger, frozenset[str]], ...]
+    near_from: datetime
+    near_until: datetime
+    only: Occurrence | None  # the one occurrence of a challenge without recurrence
+
+    @classmethod
+    def of(cls, definition: ChallengeDefinition, types: set[str], store: str | None) -> Route:
+        taken = tuple(
+            (t, frozenset(t.items))
+            for t in definition.triggers
+            if t.type in types and (not t.store_ids or store in t.store_ids)
+        )
+        only = None
+        if definition.recurrence is None:
+            only = Occurrence(0, definition.starts_at, definition.ends_at)
+        return cls(
+            definition,
+            taken,
+            definition.starts_at - OUTSIDE_WINDOW_MARGIN,
+            definition.ends_at + OUTSIDE_WINDOW_MARGIN,
+            only,
+        )
+
+    def deltas(self, source: Source) -> tuple[Delta, ...]:
+        """`triggers.deltas(self.definition, source)`, for a source of this route's key."""
+        found = (trigger_delta(t, source, items) for t, items in self.triggers)
+        return tuple(d for d in found if d is not None)
+
+    def occurrence(self, at: datetime) -> Occurrence | None:
+        """`occurrence_at(self.definition, at)`."""
+        if self.only is None:
+            return occurrence_at(self.definition, at)
+        return self.only if self.only.starts_at <= at < self.only.ends_at else None
+
+    def near(self, at: datetime) -> bool:
+        """`near_window(self.definition, at)`."""
+        return self.near_from <= at < self.near_until
+
+
 class Catalog:
     def __init__(self, definitions: Iterable[ChallengeDefinition]) -> None:
         self._by_key: dict[tuple[str, str], ChallengeDefinition] = {}
         self._by_club: dict[str, list[ChallengeDefinition]] = {}
         self._children: dict[tuple[str, str], list[str]] = {}
-        self._routes: dict[RouteKey, tuple[ChallengeDefinition, ...]] = {}
+        self._routes: dict[RouteKey, tuple[Route, ...]] = {}
         self._limited: dict[str, list[ChallengeDefinition]] = {}
         for d in definitions:
             if (d.club, d.code) in self._by_key:
@@ -54,23 +104,17 @@ class Catalog:
     def of_club(self, club: str) -> Sequence[ChallengeDefinition]:
         return self._by_club.get(club, ())
 
-    def feeding(self, club: str, source: Source) -> tuple[ChallengeDefinition, ...]:
+    def feeding(self, club: str, source: Source) -> tuple[Route, ...]:
         """The club's challenges with a trigger `source` can feed (see the module doc): of
         a type it feeds and, for receipts, whose store filter admits its store. (Item
-        filters are left to `triggers.deltas`: a receipt carries many items.)"""
+        filters are left to `Route.deltas`: a receipt carries many items.)"""
         store = source.store_id if isinstance(source, ReceiptState) else None
         key = (club, trigger_types(source), store)
         found = self._routes.get(key)
         if found is None:
             types = set(key[1])
-            found = tuple(
-                d
-                for d in self.of_club(club)
-                if any(
-                    t.type in types and (not t.store_ids or store in t.store_ids)
-                    for t in d.triggers
-                )
-            )
+            routes = (Route.of(d, types, store) for d in self.of_club(club))
+            found = tuple(route for route in routes if route.triggers)
             if len(self._routes) >= ROUTES_KEPT:
                 self._routes.clear()  # bounded: stores are open-ended producer data
             self._routes[key] = found

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from loyalty_progress.definitions.challenge import ChallengeDefinition
-from loyalty_progress.engine.challenges.catalog import Catalog, near_window
-from loyalty_progress.engine.challenges.occurrences import Occurrence, occurrence_at
+from loyalty_progress.engine.challenges.catalog import Catalog
+from loyalty_progress.engine.challenges.occurrences import Occurrence
 from loyalty_progress.engine.challenges.state import Delta
-from loyalty_progress.engine.challenges.triggers import Source, deltas
+from loyalty_progress.engine.challenges.triggers import Source
 from loyalty_progress.engine.receipts import ReceiptTransition
 
 
@@ -44,9 +44,9 @@ class Routes:
             return known[1]
         at = source.occurred_at
         fed = tuple(
-            Feed(definition, added, occurrence_at(definition, at), near_window(definition, at))
-            for definition in self.catalog.feeding(source.club, source)
-            if (added := deltas(definition, source))
+            Feed(route.definition, added, route.occurrence(at), route.near(at))
+            for route in self.catalog.feeding(source.club, source)
+            if (added := route.deltas(source))
         )
         self._feeds[id(source)] = (source, fed)
         return fed

@@ -21,6 +21,8 @@ listed items. A receipt matches on its whole amount (receipts carry no per-item 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Final
 
@@ -44,14 +46,17 @@ def source_name(source: Source) -> str:
     return f"receipts.{source.status}"
 
 
-def _receipt_matches(trigger: Trigger, receipt: ReceiptState) -> bool:
+def _receipt_matches(trigger: Trigger, receipt: ReceiptState, items: Collection[str]) -> bool:
     if trigger.store_ids and receipt.store_id not in trigger.store_ids:
         return False
-    return not trigger.items or any(item in trigger.items for item in receipt.items)
+    return not items or any(item in items for item in receipt.items)
 
 
-def _receipt_delta(trigger: Trigger, receipt: ReceiptState) -> Delta | None:
-    if not _receipt_matches(trigger, receipt):
+def _receipt_delta(
+    trigger: Trigger, receipt: ReceiptState, items: AbstractSet[str] | None
+) -> Delta | None:
+    listed: Collection[str] = trigger.items if items is None else items
+    if not _receipt_matches(trigger, receipt, listed):
         return None
     if trigger.type == "receipt_count":
         return Delta(trigger=trigger.id, amount=ONE)
@@ -61,8 +66,8 @@ def _receipt_delta(trigger: Trigger, receipt: ReceiptState) -> Delta | None:
         if receipt.store_id is None:
             return None
         return Delta(trigger=trigger.id, keys=(receipt.store_id,))
-    items = sorted({i for i in receipt.items if not trigger.items or i in trigger.items})
-    return Delta(trigger=trigger.id, keys=tuple(items)) if items else None
+    found = sorted({i for i in receipt.items if not listed or i in listed})
+    return Delta(trigger=trigger.id, keys=tuple(found)) if found else None
 
 
 RECEIPT_TRIGGERS: Final = ("receipt_count", "receipt_amount", "distinct_stores", "distinct_items")
@@ -85,8 +90,12 @@ def trigger_types(source: Source) -> tuple[str, ...]:
     return RECEIPT_TRIGGERS
 
 
-def trigger_delta(trigger: Trigger, source: Source) -> Delta | None:
-    """The delta `source` brings to `trigger` (receipts: as an approved receipt), if any."""
+def trigger_delta(
+    trigger: Trigger, source: Source, items: AbstractSet[str] | None = None
+) -> Delta | None:
+    """The delta `source` brings to `trigger` (receipts: as an approved receipt), if any.
+    `items`: the trigger's item filter as a set, when the caller keeps one (a filter may
+    list hundreds of items); by default `trigger.items` is searched."""
     kind = trigger.type
     if isinstance(source, PointsEvent):
         if kind == "points_balance" and source.balance is not None:
@@ -105,7 +114,7 @@ def trigger_delta(trigger: Trigger, source: Source) -> Delta | None:
             return Delta(trigger=trigger.id, gauge=source.tier)
         return None
     if kind in RECEIPT_TRIGGERS:
-        return _receipt_delta(trigger, source)
+        return _receipt_delta(trigger, source, items)
     return None
 
 
