@@ -17,7 +17,7 @@ from typing import Final
 from loyalty_progress.definitions.challenge import ChallengeDefinition, Trigger
 from loyalty_progress.engine.challenges.occurrences import Occurrence, occurrence_at
 from loyalty_progress.engine.challenges.state import Delta
-from loyalty_progress.engine.challenges.triggers import Source, trigger_delta, trigger_types
+from loyalty_progress.engine.challenges.triggers import Source, deltas_of, trigger_types
 from loyalty_progress.engine.receipts import ReceiptState
 
 # Relevant events this close to a challenge window get an `outside_window` ledger entry,
@@ -63,8 +63,7 @@ class Route:
 
     def deltas(self, source: Source) -> tuple[Delta, ...]:
         """`triggers.deltas(self.definition, source)`, for a source of this route's key."""
-        found = (trigger_delta(t, source, items) for t, items in self.triggers)
-        return tuple(d for d in found if d is not None)
+        return deltas_of(self.triggers, source)
 
     def occurrence(self, at: datetime) -> Occurrence | None:
         """`occurrence_at(self.definition, at)`."""

@@ -21,7 +21,7 @@ listed items. A receipt matches on its whole amount (receipts carry no per-item 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Final
@@ -120,7 +120,15 @@ def trigger_delta(
 
 def deltas(definition: ChallengeDefinition, source: Source) -> tuple[Delta, ...]:
     """Every trigger delta of `source` for `definition`; empty when it is irrelevant."""
-    found = (trigger_delta(t, source) for t in definition.triggers)
+    return deltas_of(((t, None) for t in definition.triggers), source)
+
+
+def deltas_of(
+    triggers: Iterable[tuple[Trigger, AbstractSet[str] | None]], source: Source
+) -> tuple[Delta, ...]:
+    """The deltas of `source` for these triggers, each with its item filter as a set when
+    the caller keeps one (`catalog.Route`), in order; empty when it is irrelevant."""
+    found = (trigger_delta(t, source, items) for t, items in triggers)
     return tuple(d for d in found if d is not None)
 
 
