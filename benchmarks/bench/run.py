@@ -222,6 +222,11 @@ class BenchmarkRun:
             # The workload's month is over on the real clock: judged at its end, receipts
             # still count for attendance and every event is inside its challenge window.
             LOYALTY_NOW=NOW.isoformat(),
+            # The weekly occurrences before that instant are over, so their unfinished
+            # progress expires. Ticking every second expires it while the run drains, the
+            # same share in every run: at the default 10 s, one run got a tick (and 5,000
+            # more notifications) and the next did not, which swamped paired comparisons.
+            LOYALTY_SCHEDULER_MS="1000",
         )
         return env
 
