@@ -183,8 +183,8 @@ class OutboxState:
 async def outbox_state(conn: asyncpg.Connection) -> OutboxState:
     state = OutboxState()
     for row in await conn.fetch(
-        "SELECT stream, count(*) AS n, count(*) FILTER (WHERE published_at IS NULL) AS u"
-        " FROM outbox GROUP BY stream"
+        "SELECT o.stream, count(*) AS n, count(p.id) AS u"
+        " FROM outbox AS o LEFT JOIN outbox_pending AS p ON p.id = o.id GROUP BY o.stream"
     ):
         state.rows[row["stream"]] = int(row["n"])
         state.unpublished += int(row["u"])

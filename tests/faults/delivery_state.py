@@ -45,7 +45,7 @@ async def processed_count(engine: AsyncEngine) -> int:
 
 async def unpublished_outbox(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
-        result = await conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+        result = await conn.execute(text("SELECT count(*) FROM outbox_pending"))
         return int(result.scalar_one())
 
 

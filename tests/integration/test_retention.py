@@ -3,9 +3,9 @@ published outbox rows stay bounded by their retention; a duplicate inside the de
 is still dropped, and one from beyond it is applied again (the documented behaviour); the
 worker's scheduler runs the prune; `replay recompute` refuses what needs pruned history.
 
-PostgreSQL's `now()` stamps `processed_at` and `published_at`; the test moves each simulated
-day's rows to that day, as if that day's batches had committed then, and runs the prune as
-of that day (the worker's clock, `LOYALTY_NOW`)."""
+PostgreSQL's `now()` stamps `processed_at` and the outbox's `created_at`; the test moves
+each simulated day's rows to that day, as if that day's batches had committed (and been
+published) then, and runs the prune as of that day (the worker's clock, `LOYALTY_NOW`)."""
 
 from __future__ import annotations
 
@@ -83,11 +83,15 @@ async def _as_of(engine: AsyncEngine, day: datetime, since: datetime) -> None:
             {"day": day, "since": since},
         )
         await conn.execute(
-            text(
-                "UPDATE outbox SET created_at = :day, published_at = :day "
-                "WHERE created_at >= :since"
-            ),
+            text("UPDATE outbox SET created_at = :day WHERE created_at >= :since"),
             {"day": day, "since": since},
+        )
+        await conn.execute(  # and published then
+            text(
+                "DELETE FROM outbox_pending AS p USING outbox AS o "
+                "WHERE o.id = p.id AND o.created_at = :day"
+            ),
+            {"day": day},
         )
 
 
@@ -172,7 +176,9 @@ async def test_a_backlog_is_pruned_in_bounded_chunks_and_unpublished_rows_stay(
     unpublished = await _commit(engine, "receipts", receipt(event_id="r-old", member_id="m-1"))
     await _as_of(engine, old, since)
     async with engine.begin() as conn:  # as if Redis had been away ever since
-        await conn.execute(text("UPDATE outbox SET published_at = NULL"))
+        await conn.execute(
+            text("INSERT INTO outbox_pending (id) SELECT id FROM outbox ON CONFLICT DO NOTHING")
+        )
 
     pruned = await prune_once(engine, retention, datetime.now(UTC))
     assert pruned.processed_events == CHUNK + 501  # two chunks in one run
@@ -262,9 +268,10 @@ async def test_recompute_refuses_what_needs_pruned_events_or_message_ids(
             "processed_events_processed_at",
         ),
         (
-            "SELECT id FROM outbox WHERE published_at IS NOT NULL AND published_at < now() "
-            "ORDER BY published_at LIMIT 10 FOR UPDATE SKIP LOCKED",
-            "outbox_published",
+            "SELECT o.id FROM outbox AS o WHERE o.created_at < now() "
+            "AND NOT EXISTS (SELECT FROM outbox_pending AS p WHERE p.id = o.id) "
+            "ORDER BY o.created_at LIMIT 10 FOR UPDATE OF o SKIP LOCKED",
+            "outbox_created_at",
         ),
     ],
 )
@@ -272,8 +279,10 @@ async def test_the_prune_walks_an_index_oldest_first(
     engine: AsyncEngine, select: str, index: str
 ) -> None:
     async with engine.begin() as conn:
-        # The tables are tiny here: forbid the sequential scan a planner would rather take.
+        # The tables are tiny here: forbid the sequential and bitmap scans (which read every
+        # row, then sort) that a planner would rather take than walk the index.
         await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        await conn.execute(text("SET LOCAL enable_bitmapscan = off"))
         plan = "\n".join(row[0] for row in await conn.execute(text(f"EXPLAIN {select}")))
     assert f"Index Scan using {index}" in plan, plan
     assert "Sort" not in plan, plan  # the index gives the order: a chunk reads only its rows

@@ -34,7 +34,7 @@ async def outbox_count(settings: Settings) -> int:
 
 async def outbox_idle(settings: Settings) -> bool:
     """Every outbox row published."""
-    return not await query(settings, "SELECT 1 FROM outbox WHERE published_at IS NULL")
+    return not await query(settings, "SELECT 1 FROM outbox_pending")
 
 
 async def outbox(settings: Settings, stream: str) -> list[dict[str, Any]]:

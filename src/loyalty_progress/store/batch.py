@@ -248,7 +248,7 @@ _SAVE_BATCH = text(
          added_totals AS ({_add_totals_sql()}),
          added_store_days AS ({_ADD_STORE_DAYS}),
          set_gauges AS ({_SET_GAUGES}),
-         issued_prizes AS ({issued_prizes_sql("prizes")})
+         issued_prizes AS ({issued_prizes_sql("prizes")}),
     {_ADD_OUTBOX}
     """
 )

@@ -1,9 +1,12 @@
 """The transactional outbox: rows written inside the batch transaction, published after.
 
-Publishing claims rows with a row lock (`UPDATE ... RETURNING` right after commit, or
-`FOR UPDATE SKIP LOCKED` in the sweep), so two replicas never publish the same row in
-normal operation; a crash between XADD and the marking commit re-publishes, and
-consumers dedupe on the message's deterministic id.
+An outbox row is written once and never updated. Its id goes into `outbox_pending` in the
+same statement, and publishing claims it by deleting that id (`DELETE ... RETURNING` right
+after commit, or `FOR UPDATE SKIP LOCKED` in the sweep), so two replicas never publish
+the same row in normal operation; a crash between XADD and the claiming commit
+re-publishes, and consumers dedupe on the message's deterministic id. (Marking the row
+itself published wrote a new version of it, payload and index entries included, for every
+message: docs/scaling.md.)
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ _COLUMNS: Final = [("message_id", "text"), ("stream", "text"), ("payload", "byte
 
 
 def insert_sql(param: str) -> str:
-    """The INSERT of the messages in JSON parameter `:param` (see `message_rows`).
+    """The INSERT of the messages in JSON parameter `:param` (see `message_rows`) and of
+    their ids into `outbox_pending`: the last CTEs and the main query of a `WITH`
+    statement, which returns the new rows (a repeated message is not one).
 
     Row ids are drawn in the order of the rows, which is the order of their facts, so
     the relay and the sweep, which publish by id, publish a member's messages in that
@@ -50,14 +55,20 @@ def insert_sql(param: str) -> str:
     planner from merging it into the sorted query, where `nextval` would run after the
     sort)."""
     return f"""
-    INSERT INTO outbox (id, message_id, stream, payload)
-    SELECT id, message_id, stream, payload FROM (
-        SELECT nextval('outbox_id_seq') AS id, m.* FROM {rows_source(param, _COLUMNS)} AS m
-        OFFSET 0
-    ) AS numbered
-    ORDER BY message_id
-    ON CONFLICT (message_id) DO NOTHING
-    RETURNING id, message_id, created_at
+    added_messages AS (
+        INSERT INTO outbox (id, message_id, stream, payload)
+        SELECT id, message_id, stream, payload FROM (
+            SELECT nextval('outbox_id_seq') AS id, m.*
+            FROM {rows_source(param, _COLUMNS)} AS m
+            OFFSET 0
+        ) AS numbered
+        ORDER BY message_id
+        ON CONFLICT (message_id) DO NOTHING
+        RETURNING id, message_id, created_at
+    ), pending_messages AS (
+        INSERT INTO outbox_pending (id) SELECT id FROM added_messages ORDER BY id
+    )
+    SELECT id, message_id, created_at FROM added_messages
     """
 
 
@@ -85,7 +96,7 @@ def issued_prizes_sql(param: str) -> str:
     """
 
 
-_INSERT = text(f"WITH issued_prizes AS ({issued_prizes_sql('prizes')}) {insert_sql('rows')}")
+_INSERT = text(f"WITH issued_prizes AS ({issued_prizes_sql('prizes')}), {insert_sql('rows')}")
 
 Encoded = dict[str, tuple[str, bytes]]
 
@@ -155,13 +166,7 @@ async def add_message_rows(
     return inserted_rows(result, rows.encoded)
 
 
-_MARK_IDS = text(
-    """
-    UPDATE outbox SET published_at = now()
-    WHERE id = ANY(CAST(:ids AS bigint[])) AND published_at IS NULL
-    RETURNING id
-    """
-)
+_MARK_IDS = text("DELETE FROM outbox_pending WHERE id = ANY(CAST(:ids AS bigint[])) RETURNING id")
 
 
 async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> set[int]:
@@ -173,20 +178,25 @@ async def mark_published(conn: AsyncConnection, ids: Sequence[int]) -> set[int]:
 
 _CLAIM_IDS = text(
     """
-    UPDATE outbox SET published_at = now()
-    WHERE id = ANY(CAST(:ids AS bigint[])) AND published_at IS NULL
-    RETURNING id, stream, payload, created_at
+    WITH claimed AS (
+        DELETE FROM outbox_pending WHERE id = ANY(CAST(:ids AS bigint[])) RETURNING id
+    )
+    SELECT o.id, o.stream, o.payload, o.created_at
+    FROM outbox AS o JOIN claimed AS c ON o.id = c.id
     """
 )
 
 _CLAIM_BACKLOG = text(
     """
-    UPDATE outbox SET published_at = now()
-    WHERE id IN (
-        SELECT id FROM outbox WHERE published_at IS NULL
-        ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+    WITH claimed AS (
+        DELETE FROM outbox_pending
+        WHERE id IN (
+            SELECT id FROM outbox_pending ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id
     )
-    RETURNING id, stream, payload, created_at
+    SELECT o.id, o.stream, o.payload, o.created_at
+    FROM outbox AS o JOIN claimed AS c ON o.id = c.id
     """
 )
 
@@ -209,5 +219,5 @@ def _rows(result: CursorResult[Any]) -> list[OutboxRow]:
 
 
 async def backlog_size(conn: AsyncConnection) -> int:
-    result = await conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+    result = await conn.execute(text("SELECT count(*) FROM outbox_pending"))
     return int(result.scalar_one())

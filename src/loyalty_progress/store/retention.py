@@ -2,7 +2,7 @@
 retention, one bounded chunk per statement, and record how far each was pruned.
 
 Each chunk is one statement in its own short transaction: it picks the oldest rows
-through the `processed_at` / `published_at` index (`FOR UPDATE SKIP LOCKED`, so replicas
+through the `processed_at` / `created_at` index (`FOR UPDATE SKIP LOCKED`, so replicas
 pruning at once take different rows and never wait for each other), deletes them and
 raises the marks in `retention_marks`, which `replay recompute` reads.
 """
@@ -50,11 +50,12 @@ _PRUNE_EVENTS = text(
 _PRUNE_OUTBOX = text(
     f"""
     WITH doomed AS (
-        SELECT id FROM outbox
-        WHERE published_at IS NOT NULL AND published_at < :before
-        ORDER BY published_at
+        SELECT o.id FROM outbox AS o
+        WHERE o.created_at < :before
+          AND NOT EXISTS (SELECT FROM outbox_pending AS p WHERE p.id = o.id)
+        ORDER BY o.created_at
         LIMIT :limit
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF o SKIP LOCKED
     ), gone AS (
         DELETE FROM outbox AS o USING doomed AS d
         WHERE o.id = d.id
@@ -74,8 +75,9 @@ async def prune_processed_events(conn: AsyncConnection, before: datetime, limit:
 
 
 async def prune_outbox(conn: AsyncConnection, before: datetime, limit: int) -> int:
-    """Delete up to `limit` outbox rows published before `before`; returns how many.
-    Unpublished rows are never touched, however old."""
+    """Delete up to `limit` published outbox rows written before `before`; returns how
+    many. Unpublished rows are never touched, however old. (Publishing follows the write
+    within milliseconds unless Redis is away, so the age of a row is its write's.)"""
     result = await conn.execute(
         _PRUNE_OUTBOX, {"before": before, "limit": limit, "table_name": OUTBOX}
     )

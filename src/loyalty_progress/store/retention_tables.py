@@ -25,8 +25,4 @@ retention_marks = Table(
 
 # The prune deletes the oldest rows first, a bounded chunk at a time.
 Index("processed_events_processed_at", processed_events.c.processed_at)
-Index(
-    "outbox_published",
-    outbox.c.published_at,
-    postgresql_where=outbox.c.published_at.isnot(None),
-)
+Index("outbox_created_at", outbox.c.created_at)

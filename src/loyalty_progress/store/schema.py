@@ -129,6 +129,11 @@ outbox = Table(
     Column("stream", Text, nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("published_at", DateTime(timezone=True)),
 )
-Index("outbox_unpublished", outbox.c.id, postgresql_where=outbox.c.published_at.is_(None))
+# The ids of the rows not yet published: inserted with them, deleted by the publish that
+# claims them. An outbox row is never updated, so publishing writes no new version of it.
+outbox_pending = Table(
+    "outbox_pending",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+)
