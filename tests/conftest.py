@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loyalty_progress.config import Settings
 from loyalty_progress.store import migrate
@@ -82,3 +83,12 @@ def settings(database_url: str, service_urls: tuple[str, str], stream_prefix: st
         auth_hs256_secret=TEST_SECRET,
         migrate_on_start=False,
     )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test's database (a test file that needs another pool overrides it)."""
+    assert settings.database_url
+    engine = create_engine(settings.database_url, pool_size=2)
+    yield engine
+    await engine.dispose()

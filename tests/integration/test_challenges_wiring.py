@@ -4,20 +4,17 @@ takes, and a limited challenge's winner counter locked only by a batch that comp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
-import pytest_asyncio
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputEvent, InputStream, PointsEvent
 from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.definitions.definition_set import DefinitionSet
-from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
 from loyalty_progress.worker.challenges import ChallengeRule
 from tests.support.challenge_engine import challenge, triggers
@@ -30,14 +27,6 @@ LIMITED = challenge(
     max_winners=3,
     groups=[triggers({"type": "redeemed_points", "target": 100})],
 )
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    assert settings.database_url
-    engine = create_engine(settings.database_url, pool_size=2)
-    yield engine
-    await engine.dispose()
 
 
 def earned(member: str, amount: int, tag: str, kind: str = "earned") -> PointsEvent:

@@ -5,11 +5,9 @@ claim whose XADD fails rolls back, and the sweep publishes the row later, once."
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import text
@@ -17,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
-from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import BatchResult, commit_batch
 from loyalty_progress.worker.relay import OutboxRelay
 from tests.faults.batch_inputs import good_entry, utc_now
@@ -25,14 +22,6 @@ from tests.support.event_bodies import receipt
 from tests.support.streams import read_stream
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    assert settings.database_url
-    engine = create_engine(settings.database_url, pool_size=2)
-    yield engine
-    await engine.dispose()
 
 
 async def _receipts(engine: AsyncEngine, prefix: str, count: int) -> BatchResult:
