@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -191,3 +191,19 @@ def test_boundaries_always_move_forward(zone: str) -> None:
     while day < date(2027, 12, 31):
         assert calendar.boundary(day) < calendar.boundary(day + timedelta(days=1))
         day += timedelta(days=1)
+
+
+@pytest.mark.parametrize("offset_hours", [-11, 0, 5.5, 14])
+def test_the_last_microsecond_before_every_boundary_is_the_previous_business_date(
+    offset_hours: float,
+) -> None:
+    """The precomputed search and the zone's rules agree at every boundary of the edition,
+    whatever the offset an instant is written in."""
+    zone = timezone(timedelta(hours=offset_hours))
+    first = CALENDAR.stages[0].first_date - timedelta(days=1)
+    last = CALENDAR.stages[-1].close_date
+    for number in range((last - first).days + 1):
+        day = first + timedelta(days=number)
+        start = CALENDAR.boundary(day).astimezone(zone)
+        assert CALENDAR.business_date(start) == day
+        assert CALENDAR.business_date(start - timedelta(microseconds=1)) == day - timedelta(1)

@@ -26,6 +26,7 @@ from loyalty_progress.definitions.attendance import AttendanceEdition
 
 ONE_MICROSECOND: Final = timedelta(microseconds=1)
 ONE_DAY: Final = timedelta(days=1)
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def month_name(day: date) -> str:
@@ -65,6 +66,11 @@ def boundary(zone_name: str, day_start: time, day: date) -> datetime:
         else:
             lo = mid
     return hi
+
+
+def epoch_us(at: datetime) -> int:
+    """Microseconds since the epoch of an aware instant (exact, unlike `timestamp()`)."""
+    return (at - EPOCH) // ONE_MICROSECOND
 
 
 def iso(at: datetime, zone: ZoneInfo) -> str:
@@ -117,10 +123,13 @@ class EditionCalendar:
     stages: tuple[Stage, ...]
     _by_name: dict[str, Stage] = field(repr=False, compare=False)
     # The boundaries of every business date from the day before the first stage to the
-    # day after the last close: `business_date` is a binary search over them, without
-    # time zone arithmetic, for every instant the edition can take.
-    _first_day: date = field(repr=False, compare=False, default=date.min)
-    _boundaries: tuple[datetime, ...] = field(repr=False, compare=False, default=())
+    # day after the last close, as microseconds since the epoch: `business_date` is a
+    # binary search over integers, for every instant the edition can take. (Comparing
+    # datetimes of different zones asks both for their UTC offsets: searching datetimes
+    # cost 3.3 µs per instant, integers 0.65 µs.)
+    _boundaries: tuple[int, ...] = field(repr=False, compare=False, default=())
+    # The business date that starts at each boundary but the last.
+    _days: tuple[date, ...] = field(repr=False, compare=False, default=())
 
     @property
     def starts_at(self) -> datetime:
@@ -138,9 +147,9 @@ class EditionCalendar:
         return boundary(self.edition.timezone, self.day_start, day)
 
     def business_date(self, at: datetime) -> date:
-        index = bisect_right(self._boundaries, at) - 1
-        if 0 <= index < len(self._boundaries) - 1:
-            return self._first_day + timedelta(days=index)
+        index = bisect_right(self._boundaries, epoch_us(at)) - 1
+        if 0 <= index < len(self._days):
+            return self._days[index]
         return self._business_date_far(at)
 
     def _business_date_far(self, at: datetime) -> date:
@@ -202,7 +211,8 @@ def calendar_of(edition: AttendanceEdition) -> EditionCalendar:
     first_day = stages[0].first_date - ONE_DAY
     days = (stages[-1].close_date - first_day).days + 2
     boundaries = tuple(
-        boundary(edition.timezone, day_start, first_day + timedelta(days=i)) for i in range(days)
+        epoch_us(boundary(edition.timezone, day_start, first_day + timedelta(days=i)))
+        for i in range(days)
     )
     return EditionCalendar(
         edition=edition,
@@ -210,8 +220,8 @@ def calendar_of(edition: AttendanceEdition) -> EditionCalendar:
         day_start=day_start,
         stages=stages,
         _by_name={s.name: s for s in stages},
-        _first_day=first_day,
         _boundaries=boundaries,
+        _days=tuple(first_day + timedelta(days=i) for i in range(days - 1)),
     )
 
 
