@@ -6,11 +6,10 @@ concurrent batches, and editions applied while a worker runs are picked up."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-import pytest_asyncio
 from redis.asyncio import Redis
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -19,7 +18,6 @@ from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream, ReceiptEvent
 from loyalty_progress.definitions.attendance import parse_edition
 from loyalty_progress.definitions.definition_set import DefinitionSet
-from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.attendance import AttendanceRule
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
 from tests.support.attendance_engine import receipt_event
@@ -43,14 +41,6 @@ from tests.support.worker import running_worker
 
 NOW = oslo("2026-05-20 12:00")
 DEFINITIONS = DefinitionSet(revision=1, editions=(parse_edition(edition(), "test"),))
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    assert settings.database_url
-    engine = create_engine(settings.database_url, pool_size=4)
-    yield engine
-    await engine.dispose()
 
 
 def entries(events: Sequence[ReceiptEvent]) -> list[GoodEntry]:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from loyalty_progress.config import Settings
 from loyalty_progress.contract.events import InputStream
 from loyalty_progress.replay.recompute import Recompute, RecomputeError
-from loyalty_progress.store.database import create_engine
 from loyalty_progress.worker.batch import BatchResult, commit_batch
 from loyalty_progress.worker.registry import time_rules
 from loyalty_progress.worker.relay import OutboxRelay
@@ -52,14 +49,6 @@ def retention(settings: Settings) -> Settings:
     return dataclasses.replace(
         settings, dedupe_retention_days=DEDUPE_DAYS, outbox_retention_days=OUTBOX_DAYS
     )
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def engine(retention: Settings) -> AsyncIterator[AsyncEngine]:
-    assert retention.database_url
-    engine = create_engine(retention.database_url, pool_size=2)
-    yield engine
-    await engine.dispose()
 
 
 async def _count(engine: AsyncEngine, sql: str, **params: Any) -> int:
