@@ -353,19 +353,17 @@ def _progress_rows(
     ]
 
 
-async def save_outcome(
-    conn: AsyncConnection,
-    outcome: ChallengeOutcome,
-    has_progress: Mapping[ProgressKey, bool],
-) -> None:
-    """Write back what the engine changed (whole rows), the ledger and the counters, in one
-    statement. `has_progress`: per changed progress row, whether any counter is above zero
-    (the expiry scan's filter), from `engine.challenges.progress_flags`."""
+def save_params(
+    outcome: ChallengeOutcome, has_progress: Mapping[ProgressKey, bool]
+) -> dict[str, object] | None:
+    """The parameters of the save statement for `outcome`; None when it changed nothing.
+    `has_progress`: per changed progress row, whether any counter is above zero (the
+    expiry scan's filter), from `engine.challenges.progress_flags`."""
     # A later ledger line for the same key replaces an earlier one (one upsert per row and
     # statement is all PostgreSQL allows).
     ledger = {(e.club, e.member_id, e.code, e.entry.event_id): e for e in outcome.ledger}
     finished = sorted((k, n) for k, n in outcome.completions.items() if n)
-    params = {
+    params: dict[str, object] = {
         "members": rows_param((*k, _raw(outcome.members[k])) for k in sorted(outcome.members)),
         "groups": rows_param((*k, _raw(outcome.groups[k])) for k in sorted(outcome.groups)),
         "progress": rows_param(_progress_rows(outcome.progress.values(), has_progress)),
@@ -390,7 +388,20 @@ async def save_outcome(
         ),
         "winners": rows_param((*k, outcome.winners[k]) for k in sorted(outcome.winners)),
         "finishers": rows_param((*k, n) for k, n in finished),
-        "shard": random.randrange(FINISHER_SHARDS),
     }
-    if any(params[name] != "[]" for name in params if name != "shard"):
+    if all(value == "[]" for value in params.values()):
+        return None
+    params["shard"] = random.randrange(FINISHER_SHARDS)
+    return params
+
+
+async def save_outcome(
+    conn: AsyncConnection,
+    outcome: ChallengeOutcome,
+    has_progress: Mapping[ProgressKey, bool],
+) -> None:
+    """Write back what the engine changed (whole rows), the ledger and the counters, in one
+    statement (`save_params`)."""
+    params = save_params(outcome, has_progress)
+    if params is not None:
         await conn.execute(_SAVE, params)

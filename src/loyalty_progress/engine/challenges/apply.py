@@ -95,24 +95,33 @@ class _Engine:
         at: datetime,
         receipt_id: str | None,
     ) -> None:
+        name = source_name(source)
         for definition, found, occ, near in self.routes.feeds(source):
-            entry = Entry(
-                event_id=event_id,
-                occurred_at=at,
-                source=source_name(source),
-                deltas=found,
-                reason="counted",
-                receipt_id=receipt_id,
-            )
             if occ is None:
                 if near:
-                    entry = replace(entry, reason="outside_window")
+                    entry = Entry(
+                        event_id=event_id,
+                        occurred_at=at,
+                        source=name,
+                        deltas=found,
+                        reason="outside_window",
+                        receipt_id=receipt_id,
+                    )
                     self.ws.note(definition.club, definition.code, None, member_id, entry)
                 continue
             part = self.ws.participation(definition, occ, member_id)
             if event_id in part.entries:
                 continue  # a repeat: it already counted (or not) the first time
-            entry = self._judged(definition, member_id, entry)
+            reason, counted_for = self._judgement(definition, member_id, at)
+            entry = Entry(
+                event_id=event_id,
+                occurred_at=at,
+                source=name,
+                deltas=found,
+                reason=reason,
+                counted_for=counted_for,
+                receipt_id=receipt_id,
+            )
             part = replace(part, entries={**part.entries, event_id: entry})
             self.ws.put_participation(part)
             self.ws.record(part, entry)
@@ -123,19 +132,25 @@ class _Engine:
                 self.ws.put_progress(replace(row, tallies={**row.tallies, member_id: tally}))
                 self._evaluate(definition, row.key, cause)
 
-    def _judged(self, definition: ChallengeDefinition, member_id: str, entry: Entry) -> Entry:
-        """The entry with its reason and the subjects it counts toward, as of all facts."""
+    def _judgement(
+        self, definition: ChallengeDefinition, member_id: str, at: datetime
+    ) -> tuple[Reason, tuple[str, ...]]:
+        """Why an entry of `at` counts or not, and the subjects it counts toward, as of all
+        facts."""
         record = self.ws.member(definition.club, member_id)
-        at = entry.occurred_at
-        counted_for: tuple[str, ...] = ()
-        reason: Reason | None = timeline.enrollment_block(record, definition, at)
-        if reason is None and definition.scope == "group":
-            counted_for = timeline.groups_at(record, at)
-            reason = "counted" if counted_for else "not_in_group"
-        elif reason is None:
-            locked = timeline.locked(record, definition, at)
-            reason = "locked" if locked else "counted"
-            counted_for = () if locked else (member_id,)
+        blocked = timeline.enrollment_block(record, definition, at)
+        if blocked is not None:
+            return blocked, ()
+        if definition.scope == "group":
+            groups = timeline.groups_at(record, at)
+            return ("counted", groups) if groups else ("not_in_group", ())
+        if timeline.locked(record, definition, at):
+            return "locked", ()
+        return "counted", (member_id,)
+
+    def _judged(self, definition: ChallengeDefinition, member_id: str, entry: Entry) -> Entry:
+        """The entry with its `_judgement`."""
+        reason, counted_for = self._judgement(definition, member_id, entry.occurred_at)
         if (reason, counted_for) == (entry.reason, entry.counted_for):
             return entry
         return replace(entry, reason=reason, counted_for=counted_for)

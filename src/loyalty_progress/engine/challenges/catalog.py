@@ -62,8 +62,9 @@ class Route:
         )
 
     def deltas(self, source: Source) -> tuple[Delta, ...]:
-        """`triggers.deltas(self.definition, source)`, for a source of this route's key."""
-        return deltas_of(self.triggers, source)
+        """`triggers.deltas(self.definition, source)`, for a source of this route's key
+        (whose store every trigger of the route admits)."""
+        return deltas_of(self.triggers, source, store_admitted=True)
 
     def occurrence(self, at: datetime) -> Occurrence | None:
         """`occurrence_at(self.definition, at)`."""

@@ -46,6 +46,8 @@ class Evaluation:
 
 def newly_reached(definition: ChallengeDefinition, row: Progress) -> tuple[list[Milestone], bool]:
     """(milestones reached now, whether the challenge completes now)."""
+    if row.completed is not None and all(m.code in row.milestones for m in definition.milestones):
+        return [], False  # what is reached stays reached: nothing left to evaluate
     values = counter_values(definition, row.tallies.values())
     groups = groups_satisfied(definition, values)
     whole = combine((g.operator, groups[g.id]) for g in definition.groups)

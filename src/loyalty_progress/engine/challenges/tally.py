@@ -67,12 +67,37 @@ def tally_of(entries: Iterable[Entry], subject: str) -> Tally:
 
 
 def tally_plus(tally: Tally | None, entry: Entry) -> Tally:
-    return TallyBuilder(tally).add(entry).freeze()
+    """`TallyBuilder(tally).add(entry).freeze()` for a frozen (sorted) tally, copying only
+    what the entry changes: a distinct counter's keys can be many, and this runs once per
+    contribution."""
+    if tally is None:
+        return TallyBuilder().add(entry).freeze()
+    sums, keys, gauges = tally.sums, tally.keys, tally.gauges
+    for delta in entry.deltas:
+        tid = delta.trigger
+        if delta.amount is not None:
+            sums = {**sums, tid: sums.get(tid, ZERO) + delta.amount}
+        if delta.keys:
+            counts = dict(keys.get(tid, {}))
+            for key in delta.keys:
+                counts[key] = counts.get(key, 0) + 1
+            keys = {**keys, tid: dict(sorted(counts.items()))}
+        if delta.gauge is not None:
+            reading = Reading(value=delta.gauge, at=entry.occurred_at, event_id=entry.event_id)
+            if reading.newer_than(gauges.get(tid)):
+                gauges = {**gauges, tid: reading}
+    return Tally(
+        sums=sums if sums is tally.sums else dict(sorted(sums.items())),
+        keys=keys if keys is tally.keys else dict(sorted(keys.items())),
+        gauges=gauges if gauges is tally.gauges else dict(sorted(gauges.items())),
+    )
 
 
 def counter_values(definition: ChallengeDefinition, tallies: Iterable[Tally]) -> dict[int, Decimal]:
     """Trigger id -> counter value of a subject whose members have these tallies."""
-    tallies = list(tallies)
+    tallies = tuple(tallies)
+    if len(tallies) == 1:
+        return _values_of_one(definition, tallies[0])
     values: dict[int, Decimal] = {}
     for trigger in definition.triggers:
         tid = trigger.id
@@ -88,6 +113,25 @@ def counter_values(definition: ChallengeDefinition, tallies: Iterable[Tally]) ->
             values[tid] = Decimal(max(tiers)) if tiers else ZERO
         else:
             values[tid] = sum((t.sums.get(tid, ZERO) for t in tallies), ZERO)
+    return values
+
+
+def _values_of_one(definition: ChallengeDefinition, tally: Tally) -> dict[int, Decimal]:
+    """`counter_values` of a single tally (every member challenge), with the same values
+    to the last digit: it runs after every contribution, so without the general case's
+    sets and generators."""
+    values: dict[int, Decimal] = {}
+    for trigger in definition.triggers:
+        tid = trigger.id
+        kind = trigger.type
+        if kind in DISTINCT_TRIGGERS:
+            counts = tally.keys.get(tid)
+            values[tid] = Decimal(sum(1 for n in counts.values() if n > 0) if counts else 0)
+        elif kind == "points_balance" or kind == "tier":
+            reading = tally.gauges.get(tid)
+            values[tid] = ZERO if reading is None else ZERO + Decimal(reading.value)
+        else:
+            values[tid] = ZERO + tally.sums.get(tid, ZERO)
     return values
 
 

@@ -46,17 +46,23 @@ def source_name(source: Source) -> str:
     return f"receipts.{source.status}"
 
 
-def _receipt_matches(trigger: Trigger, receipt: ReceiptState, items: Collection[str]) -> bool:
-    if trigger.store_ids and receipt.store_id not in trigger.store_ids:
+def _receipt_matches(
+    trigger: Trigger, receipt: ReceiptState, items: Collection[str], store_admitted: bool
+) -> bool:
+    if not store_admitted and trigger.store_ids and receipt.store_id not in trigger.store_ids:
         return False
-    return not items or any(item in items for item in receipt.items)
+    if not items:
+        return True
+    if isinstance(items, AbstractSet):
+        return not items.isdisjoint(receipt.items)
+    return any(item in items for item in receipt.items)
 
 
 def _receipt_delta(
-    trigger: Trigger, receipt: ReceiptState, items: AbstractSet[str] | None
+    trigger: Trigger, receipt: ReceiptState, items: AbstractSet[str] | None, store_admitted: bool
 ) -> Delta | None:
     listed: Collection[str] = trigger.items if items is None else items
-    if not _receipt_matches(trigger, receipt, listed):
+    if not _receipt_matches(trigger, receipt, listed, store_admitted):
         return None
     if trigger.type == "receipt_count":
         return Delta(trigger=trigger.id, amount=ONE)
@@ -91,11 +97,17 @@ def trigger_types(source: Source) -> tuple[str, ...]:
 
 
 def trigger_delta(
-    trigger: Trigger, source: Source, items: AbstractSet[str] | None = None
+    trigger: Trigger,
+    source: Source,
+    items: AbstractSet[str] | None = None,
+    *,
+    store_admitted: bool = False,
 ) -> Delta | None:
     """The delta `source` brings to `trigger` (receipts: as an approved receipt), if any.
     `items`: the trigger's item filter as a set, when the caller keeps one (a filter may
-    list hundreds of items); by default `trigger.items` is searched."""
+    list hundreds of items); by default `trigger.items` is searched. `store_admitted`: the
+    caller knows the receipt's store passes the trigger's store filter (`catalog.Route`
+    keeps only such triggers), so the filter's list is not searched again."""
     kind = trigger.type
     if isinstance(source, PointsEvent):
         if kind == "points_balance" and source.balance is not None:
@@ -114,7 +126,7 @@ def trigger_delta(
             return Delta(trigger=trigger.id, gauge=source.tier)
         return None
     if kind in RECEIPT_TRIGGERS:
-        return _receipt_delta(trigger, source, items)
+        return _receipt_delta(trigger, source, items, store_admitted)
     return None
 
 
@@ -124,12 +136,19 @@ def deltas(definition: ChallengeDefinition, source: Source) -> tuple[Delta, ...]
 
 
 def deltas_of(
-    triggers: Iterable[tuple[Trigger, AbstractSet[str] | None]], source: Source
+    triggers: Iterable[tuple[Trigger, AbstractSet[str] | None]],
+    source: Source,
+    *,
+    store_admitted: bool = False,
 ) -> tuple[Delta, ...]:
     """The deltas of `source` for these triggers, each with its item filter as a set when
     the caller keeps one (`catalog.Route`), in order; empty when it is irrelevant."""
-    found = (trigger_delta(t, source, items) for t, items in triggers)
-    return tuple(d for d in found if d is not None)
+    found: list[Delta] = []
+    for trigger, items in triggers:
+        delta = trigger_delta(trigger, source, items, store_admitted=store_admitted)
+        if delta is not None:
+            found.append(delta)
+    return tuple(found)
 
 
 def negated(items: tuple[Delta, ...]) -> tuple[Delta, ...]:
