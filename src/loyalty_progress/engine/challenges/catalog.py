@@ -9,13 +9,18 @@ definitions revision (`Catalog` is cached by revision) and memoised per routing 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
 from loyalty_progress.definitions.challenge import ChallengeDefinition, Trigger
-from loyalty_progress.engine.challenges.occurrences import Occurrence, occurrence_at
+from loyalty_progress.engine.challenges.occurrences import (
+    Occurrence,
+    occurrence_at,
+    occurrences,
+)
 from loyalty_progress.engine.challenges.state import Delta
 from loyalty_progress.engine.challenges.triggers import Source, deltas_of, trigger_types
 from loyalty_progress.engine.receipts import ReceiptState
@@ -28,6 +33,9 @@ OUTSIDE_WINDOW_MARGIN: Final = timedelta(days=7)
 # Memoised routes per catalog: (club, trigger types, store id of a receipt).
 RouteKey = tuple[str, tuple[str, ...], str | None]
 ROUTES_KEPT: Final = 65_536
+# A recurring challenge's occurrences are kept in a table for lookups by instant; one with
+# more (a weekly one over decades) is looked up by arithmetic instead.
+OCCURRENCES_TABULATED: Final = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +49,9 @@ class Route:
     triggers: tuple[tuple[Trigger, frozenset[str]], ...]
     near_from: datetime
     near_until: datetime
-    only: Occurrence | None  # the one occurrence of a challenge without recurrence
+    # Every occurrence, in order, and their start instants: one bisection per event.
+    table: tuple[Occurrence, ...]
+    starts: tuple[datetime, ...]
 
     @classmethod
     def of(cls, definition: ChallengeDefinition, types: set[str], store: str | None) -> Route:
@@ -50,15 +60,14 @@ class Route:
             for t in definition.triggers
             if t.type in types and (not t.store_ids or store in t.store_ids)
         )
-        only = None
-        if definition.recurrence is None:
-            only = Occurrence(0, definition.starts_at, definition.ends_at)
+        table = tuple(occurrence_table(definition))
         return cls(
             definition,
             taken,
             definition.starts_at - OUTSIDE_WINDOW_MARGIN,
             definition.ends_at + OUTSIDE_WINDOW_MARGIN,
-            only,
+            table,
+            tuple(o.starts_at for o in table),
         )
 
     def deltas(self, source: Source) -> tuple[Delta, ...]:
@@ -68,9 +77,12 @@ class Route:
 
     def occurrence(self, at: datetime) -> Occurrence | None:
         """`occurrence_at(self.definition, at)`."""
-        if self.only is None:
+        if not self.table:
             return occurrence_at(self.definition, at)
-        return self.only if self.only.starts_at <= at < self.only.ends_at else None
+        found = bisect_right(self.starts, at) - 1
+        if found < 0 or at >= self.definition.ends_at:
+            return None
+        return self.table[found]
 
     def near(self, at: datetime) -> bool:
         """`near_window(self.definition, at)`."""
@@ -84,6 +96,8 @@ class Catalog:
         self._children: dict[tuple[str, str], list[str]] = {}
         self._routes: dict[RouteKey, tuple[Route, ...]] = {}
         self._limited: dict[str, list[ChallengeDefinition]] = {}
+        # (club, code) -> its descendants: the plan asks for every member and code.
+        self._descendants: dict[tuple[str, str], tuple[ChallengeDefinition, ...]] = {}
         for d in definitions:
             if (d.club, d.code) in self._by_key:
                 raise ValueError(f"challenge `{d.code}` given twice for club `{d.club}`")
@@ -133,6 +147,12 @@ class Catalog:
 
     def descendants(self, club: str, code: str) -> list[ChallengeDefinition]:
         """Challenges that require `code`, directly or through others (cycle-safe)."""
+        found = self._descendants.get((club, code))
+        if found is None:
+            found = self._descendants[(club, code)] = self._walk_descendants(club, code)
+        return list(found)
+
+    def _walk_descendants(self, club: str, code: str) -> tuple[ChallengeDefinition, ...]:
         seen: dict[str, ChallengeDefinition] = {}
         todo = [code]
         while todo:
@@ -140,7 +160,18 @@ class Catalog:
                 if child.code not in seen and child.code != code:
                     seen[child.code] = child
                     todo.append(child.code)
-        return list(seen.values())
+        return tuple(seen.values())
+
+
+def occurrence_table(definition: ChallengeDefinition) -> list[Occurrence]:
+    """Every occurrence of the challenge in order, or none when there are more than
+    `OCCURRENCES_TABULATED` (then `occurrence_at` computes each)."""
+    table: list[Occurrence] = []
+    for found in occurrences(definition):
+        if len(table) == OCCURRENCES_TABULATED:
+            return []
+        table.append(found)
+    return table
 
 
 def near_window(definition: ChallengeDefinition, at: datetime) -> bool:
