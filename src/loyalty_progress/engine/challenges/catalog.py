@@ -54,13 +54,21 @@ class Route:
     starts: tuple[datetime, ...]
 
     @classmethod
-    def of(cls, definition: ChallengeDefinition, types: set[str], store: str | None) -> Route:
+    def of(
+        cls,
+        definition: ChallengeDefinition,
+        types: set[str],
+        store: str | None,
+        table: tuple[Occurrence, ...] = (),
+    ) -> Route:
+        """`table`: the challenge's `occurrence_table`, when the caller keeps it (a route
+        is made per routing key and challenge, the table once per challenge)."""
         taken = tuple(
             (t, frozenset(t.items))
             for t in definition.triggers
             if t.type in types and (not t.store_ids or store in t.store_ids)
         )
-        table = tuple(occurrence_table(definition))
+        table = table or tuple(occurrence_table(definition))
         return cls(
             definition,
             taken,
@@ -98,6 +106,7 @@ class Catalog:
         self._limited: dict[str, list[ChallengeDefinition]] = {}
         # (club, code) -> its descendants: the plan asks for every member and code.
         self._descendants: dict[tuple[str, str], tuple[ChallengeDefinition, ...]] = {}
+        self._tables: dict[tuple[str, str], tuple[Occurrence, ...]] = {}
         for d in definitions:
             if (d.club, d.code) in self._by_key:
                 raise ValueError(f"challenge `{d.code}` given twice for club `{d.club}`")
@@ -127,11 +136,18 @@ class Catalog:
         found = self._routes.get(key)
         if found is None:
             types = set(key[1])
-            routes = (Route.of(d, types, store) for d in self.of_club(club))
+            routes = (Route.of(d, types, store, self._table(d)) for d in self.of_club(club))
             found = tuple(route for route in routes if route.triggers)
             if len(self._routes) >= ROUTES_KEPT:
                 self._routes.clear()  # bounded: stores are open-ended producer data
             self._routes[key] = found
+        return found
+
+    def _table(self, definition: ChallengeDefinition) -> tuple[Occurrence, ...]:
+        key = (definition.club, definition.code)
+        found = self._tables.get(key)
+        if found is None:
+            found = self._tables[key] = tuple(occurrence_table(definition))
         return found
 
     def limited(self, club: str) -> Sequence[ChallengeDefinition]:

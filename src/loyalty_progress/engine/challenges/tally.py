@@ -20,6 +20,7 @@ from loyalty_progress.definitions.challenge import DISTINCT_TRIGGERS, ChallengeD
 from loyalty_progress.engine.challenges.state import Entry, Reading, Tally
 
 ZERO: Final = Decimal(0)
+_EMPTY: Final = Tally()  # never changed: `tally_plus` copies what it adds to
 
 
 class TallyBuilder:
@@ -71,7 +72,7 @@ def tally_plus(tally: Tally | None, entry: Entry) -> Tally:
     what the entry changes: a distinct counter's keys can be many, and this runs once per
     contribution."""
     if tally is None:
-        return TallyBuilder().add(entry).freeze()
+        tally = _EMPTY
     sums, keys, gauges = tally.sums, tally.keys, tally.gauges
     for delta in entry.deltas:
         tid = delta.trigger
@@ -86,10 +87,11 @@ def tally_plus(tally: Tally | None, entry: Entry) -> Tally:
             reading = Reading(value=delta.gauge, at=entry.occurred_at, event_id=entry.event_id)
             if reading.newer_than(gauges.get(tid)):
                 gauges = {**gauges, tid: reading}
+    fresh = tally is _EMPTY  # its dicts are shared: never hand them out
     return Tally(
-        sums=sums if sums is tally.sums else dict(sorted(sums.items())),
-        keys=keys if keys is tally.keys else dict(sorted(keys.items())),
-        gauges=gauges if gauges is tally.gauges else dict(sorted(gauges.items())),
+        sums=sums if sums is tally.sums and not fresh else dict(sorted(sums.items())),
+        keys=keys if keys is tally.keys and not fresh else dict(sorted(keys.items())),
+        gauges=gauges if gauges is tally.gauges and not fresh else dict(sorted(gauges.items())),
     )
 
 
