@@ -4,13 +4,13 @@ challenges of its club that do not take it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges import Catalog
 from loyalty_progress.engine.challenges.catalog import near_window
 from loyalty_progress.engine.challenges.inputs import challenge_inputs
-from loyalty_progress.engine.challenges.occurrences import occurrence_at
+from loyalty_progress.engine.challenges.occurrences import occurrence_at, occurrences
 from loyalty_progress.engine.challenges.triggers import Source, deltas, trigger_types
 from loyalty_progress.engine.receipts import apply_receipt_event
 from tests.support.challenge_engine import (
@@ -135,3 +135,35 @@ def test_a_route_gives_what_the_definition_gives_for_the_sources_of_its_key() ->
             assert route.deltas(source) == deltas(route.definition, source)
             assert route.occurrence(at) == occurrence_at(route.definition, at)
             assert route.near(at) == near_window(route.definition, at)
+
+
+def test_a_route_finds_the_occurrence_of_every_boundary_instant_in_any_offset() -> None:
+    """Routes look occurrences up in a table by bisection: at every occurrence boundary
+    and one microsecond either side, written in other offsets than the definition's, the
+    occurrence is the one `occurrence_at` computes (monthly periods clamp the 31st)."""
+    start = datetime(2026, 1, 31, 9, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    definitions = [
+        challenge(
+            code=recurrence,
+            recurrence=recurrence,
+            starts_at=start,
+            ends_at=start + timedelta(days=200, hours=3),
+            groups=[triggers({"type": "earned_points", "target": 50})],
+        )
+        for recurrence in ("weekly", "monthly")
+    ]
+    catalog = Catalog(definitions)
+    offsets = [timezone(timedelta(hours=h)) for h in (-11, 0, 14)]
+    for definition in definitions:
+        bounds = [o.starts_at for o in occurrences(definition)] + [definition.ends_at]
+        assert len(bounds) > 7
+        for bound in bounds:
+            for step in (-1, 0, 1):
+                for offset in offsets:
+                    at = (bound + timedelta(microseconds=step)).astimezone(offset)
+                    (route,) = [
+                        r
+                        for r in catalog.feeding(CLUB, points(10, at))
+                        if r.definition.code == definition.code
+                    ]
+                    assert route.occurrence(at) == occurrence_at(definition, at)
