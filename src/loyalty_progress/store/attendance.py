@@ -7,8 +7,8 @@ Membership rows are locked in sorted key order, first of all the attendance tabl
 rows are written only under their membership's lock and need no lock of their own.
 
 Engine Structs are stored as JSONB encoded with msgspec (exact decimals, aware
-timestamps), nested in the row parameter as pre-encoded JSON (`msgspec.Raw`), and
-decoded back into the same types.
+timestamps), nested in the row parameter and encoded in the same pass
+(`state_rows_param`), and decoded back into the same types.
 """
 
 from __future__ import annotations
@@ -30,13 +30,12 @@ from loyalty_progress.engine.attendance import (
 )
 from loyalty_progress.engine.attendance.ledger import LedgerLine
 from loyalty_progress.engine.attendance.plan import DayRange, MembershipKey
-from loyalty_progress.store.jsonrows import rows_param, rows_source
+from loyalty_progress.store.jsonrows import rows_param, rows_source, state_rows_param
 from loyalty_progress.store.row_locks import lock_or_place
 
 _MEMBERSHIP: Final = msgspec.json.Decoder(AttendanceMembership)
 _CONTRIBUTION: Final = msgspec.json.Decoder(Contribution)
 _RECEIPTS: Final = msgspec.json.Decoder(tuple[ReceiptContribution, ...])
-_ENCODER: Final = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,17 +211,16 @@ async def save(
     await conn.execute(
         _SAVE,
         {
-            "memberships": rows_param(
-                (*w.key, msgspec.Raw(_ENCODER.encode(w.membership)), w.due_at, w.edition_hash)
-                for w in memberships
+            "memberships": state_rows_param(
+                (*w.key, w.membership, w.due_at, w.edition_hash) for w in memberships
             ),
-            "days": rows_param(
+            "days": state_rows_param(
                 (
                     d.club,
                     d.edition,
                     d.member_id,
                     d.day,
-                    msgspec.Raw(_ENCODER.encode(d.receipts)),
+                    d.receipts,
                     d.approved,
                     d.pending,
                 )

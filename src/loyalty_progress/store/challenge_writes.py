@@ -18,8 +18,9 @@ A batch costs, whatever its size:
    participation is never rewritten whole), the winner and finisher counters, in one
    statement of data-modifying CTEs.
 
-Rows travel as one JSON parameter each (`jsonrows`), the engine's rows nested in it as
-pre-encoded JSON (`msgspec.Raw`), so PostgreSQL parses each of them once, as `jsonb`.
+Rows travel as one JSON parameter each (`jsonrows`), the engine's rows nested in it and
+encoded in the same pass (`state_rows_param`), so PostgreSQL parses each of them once, as
+`jsonb`.
 Keys are sorted within each table, tables are locked in one order: no deadlocks.
 """
 
@@ -48,22 +49,17 @@ from loyalty_progress.engine.challenges import (
     ProgressKey,
     RowSelector,
 )
-from loyalty_progress.store.jsonrows import rows_param, rows_source
+from loyalty_progress.store.jsonrows import rows_param, rows_source, state_rows_param
 from loyalty_progress.store.row_locks import lock_or_place
 
 # Rows of `challenge_finishers` per occurrence (migration 0007): enough that concurrent
 # batches rarely pick the same one.
 FINISHER_SHARDS: Final = 16
 
-_ENCODER: Final = msgspec.json.Encoder()
 _MEMBER: Final = msgspec.json.Decoder(MemberRecord)
 _GROUP: Final = msgspec.json.Decoder(GroupRecord)
 _ENTRY: Final = msgspec.json.Decoder(Entry)
 _PROGRESS: Final = msgspec.json.Decoder(Progress)
-
-
-def _raw(value: msgspec.Struct) -> msgspec.Raw:
-    return msgspec.Raw(_ENCODER.encode(value))
 
 
 # --------------------------------------------------------------------------- lock + load
@@ -347,7 +343,7 @@ def _progress_rows(
             p.winner,
             p.expired_at,
             has_progress[p.key],
-            _raw(p),
+            p,
         )
         for p in ordered
     ]
@@ -364,10 +360,10 @@ def save_params(
     ledger = {(e.club, e.member_id, e.code, e.entry.event_id): e for e in outcome.ledger}
     finished = sorted((k, n) for k, n in outcome.completions.items() if n)
     params: dict[str, object] = {
-        "members": rows_param((*k, _raw(outcome.members[k])) for k in sorted(outcome.members)),
-        "groups": rows_param((*k, _raw(outcome.groups[k])) for k in sorted(outcome.groups)),
-        "progress": rows_param(_progress_rows(outcome.progress.values(), has_progress)),
-        "ledger": rows_param(
+        "members": state_rows_param((*k, outcome.members[k]) for k in sorted(outcome.members)),
+        "groups": state_rows_param((*k, outcome.groups[k]) for k in sorted(outcome.groups)),
+        "progress": state_rows_param(_progress_rows(outcome.progress.values(), has_progress)),
+        "ledger": state_rows_param(
             (
                 e.club,
                 e.member_id,
@@ -378,7 +374,7 @@ def save_params(
                 e.entry.source,
                 e.entry.reason,
                 e.entry.counts_now,
-                _raw(e.entry),
+                e.entry,
                 e.recorded_at,
                 e.starts_at,
                 e.ends_at,

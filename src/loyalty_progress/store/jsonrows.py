@@ -17,11 +17,21 @@ import msgspec
 
 # Decimals as JSON numbers: PostgreSQL reads them back exactly with `::numeric`.
 _encoder: Final = msgspec.json.Encoder(decimal_format="number")
+# State as it is stored: decimals as strings, which msgspec decodes back exactly (and
+# `CAST(r->>i AS numeric)` reads as well as a number).
+_state_encoder: Final = msgspec.json.Encoder()
 
 
 def rows_param(rows: Iterable[Sequence[object]]) -> str:
     """The rows as one JSON array of arrays (dates, datetimes as ISO 8601, bytes base64)."""
     return _encoder.encode(list(rows)).decode()
+
+
+def state_rows_param(rows: Iterable[Sequence[object]]) -> str:
+    """`rows_param` for rows that nest engine state (msgspec Structs, read back whole with
+    `jsonb` columns): the state is encoded in the same pass as its row, as it is stored,
+    rather than one Struct at a time."""
+    return _state_encoder.encode(list(rows)).decode()
 
 
 def rows_source(param: str, columns: Sequence[tuple[str, str]]) -> str:
@@ -35,7 +45,7 @@ def rows_source(param: str, columns: Sequence[tuple[str, str]]) -> str:
 
 def _cell(index: int, sql_type: str) -> str:
     if sql_type == "jsonb":
-        return f"(r->{index})"  # a nested JSON value (`msgspec.Raw`), taken as is
+        return f"(r->{index})"  # a nested JSON value (state, or `msgspec.Raw`), taken as is
     if sql_type == "bytea":
         return f"decode(r->>{index}, 'base64')"
     return f"CAST(r->>{index} AS {sql_type})"

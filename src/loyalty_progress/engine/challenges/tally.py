@@ -139,3 +139,27 @@ def _values_of_one(definition: ChallengeDefinition, tally: Tally) -> dict[int, D
 
 def has_progress(values: dict[int, Decimal]) -> bool:
     return any(v > 0 for v in values.values())
+
+
+def any_counter_above_zero(definition: ChallengeDefinition, tallies: Iterable[Tally]) -> bool:
+    """`has_progress(counter_values(definition, tallies))`, answered from a single tally
+    (every member challenge) without making the values: the save asks it of every
+    changed row."""
+    tallies = tuple(tallies)
+    if len(tallies) != 1:
+        return has_progress(counter_values(definition, tallies))
+    (tally,) = tallies
+    for trigger in definition.triggers:
+        tid = trigger.id
+        kind = trigger.type
+        if kind in DISTINCT_TRIGGERS:
+            counts = tally.keys.get(tid)
+            if counts and any(n > 0 for n in counts.values()):
+                return True
+        elif kind == "points_balance" or kind == "tier":
+            reading = tally.gauges.get(tid)
+            if reading is not None and reading.value > 0:
+                return True
+        elif tally.sums.get(tid, ZERO) > 0:
+            return True
+    return False
