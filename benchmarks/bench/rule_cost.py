@@ -23,8 +23,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import msgspec
-
 from bench.program import Program
 from bench.workload import NOW, Workload
 from loyalty_progress.contract.events import (
@@ -52,6 +50,7 @@ from loyalty_progress.engine.challenges import (
     WinnersNotLoaded,
     apply_challenges,
     entries_selectors,
+    kept_participation,
     load_plan,
     member_keys,
     progress_flags,
@@ -106,22 +105,10 @@ class MemoryRows:
             self.progress[(row.club, row.code, row.subject_kind, row.subject_id)][key] = row
         self.winners.update(outcome.winners)
         for line in outcome.ledger:
-            if not line.tracked or line.occurrence is None:
-                continue
-            assert line.starts_at is not None
-            assert line.ends_at is not None
-            rows = self.participations[(line.club, line.member_id)]
-            part_key = (line.club, line.code, line.occurrence, line.member_id)
-            part = rows.get(part_key) or Participation(
-                club=line.club,
-                code=line.code,
-                occurrence=line.occurrence,
-                starts_at=line.starts_at,
-                ends_at=line.ends_at,
-                member_id=line.member_id,
-            )
-            entries = {**part.entries, line.entry.event_id: line.entry}
-            rows[part_key] = msgspec.structs.replace(part, entries=entries)
+            if line.tracked and line.occurrence is not None:
+                rows_of = self.participations[(line.club, line.member_id)]
+                part_key = (line.club, line.code, line.occurrence, line.member_id)
+                rows_of[part_key] = kept_participation(rows_of.get(part_key), line)
 
 
 @dataclass

@@ -17,8 +17,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 from loyalty_progress.contract.events import (
     InputEvent,
     MemberEvent,
@@ -41,6 +39,7 @@ from loyalty_progress.engine.challenges import (
     Progress,
     RowSelector,
     apply_challenges,
+    kept_participation,
     load_plan,
     member_keys,
     settle,
@@ -310,20 +309,8 @@ class Driver:
 
     def _keep(self, line: LedgerEntry) -> None:
         """A tracked ledger line into its participation, as the store keeps them."""
-        assert line.occurrence is not None
-        assert line.starts_at is not None
-        assert line.ends_at is not None
         key = (line.club, line.code, line.occurrence, line.member_id)
-        found = self.participations.get(key) or Participation(
-            club=line.club,
-            code=line.code,
-            occurrence=line.occurrence,
-            starts_at=line.starts_at,
-            ends_at=line.ends_at,
-            member_id=line.member_id,
-        )
-        entries = {**found.entries, line.entry.event_id: line.entry}
-        self.participations[key] = msgspec.structs.replace(found, entries=entries)
+        self.participations[key] = kept_participation(self.participations.get(key), line)
 
     def _selected(self, selectors: Sequence[RowSelector]) -> dict[Any, Participation]:
         return {

@@ -69,6 +69,7 @@ from loyalty_progress.engine.challenges.state import (
     Reading,
     Reason,
     Tally,
+    kept_participation,
 )
 from loyalty_progress.engine.challenges.status import (
     Status,
@@ -125,6 +126,7 @@ __all__ = [
     "expire_occurrences",
     "group_status",
     "is_locked",
+    "kept_participation",
     "load_plan",
     "member_keys",
     "member_status",

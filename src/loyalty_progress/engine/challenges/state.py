@@ -222,3 +222,19 @@ class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def key(self) -> tuple[str, str, int | None, str, str]:
         return (self.club, self.code, self.occurrence, self.member_id, self.entry.event_id)
+
+
+def kept_participation(found: Participation | None, line: LedgerEntry) -> Participation:
+    """`found` (None: not stored yet) once the tracked ledger line `line` is written, as
+    the store keeps participations: the line's entry replaces the one of its event id."""
+    if line.occurrence is None or line.starts_at is None or line.ends_at is None:
+        raise ValueError("a tracked ledger line belongs to an occurrence")
+    part = found or Participation(
+        club=line.club,
+        code=line.code,
+        occurrence=line.occurrence,
+        starts_at=line.starts_at,
+        ends_at=line.ends_at,
+        member_id=line.member_id,
+    )
+    return msgspec.structs.replace(part, entries={**part.entries, line.entry.event_id: line.entry})
