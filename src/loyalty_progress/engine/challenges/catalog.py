@@ -59,16 +59,15 @@ class Route:
         definition: ChallengeDefinition,
         types: set[str],
         store: str | None,
-        table: tuple[Occurrence, ...] = (),
+        table: tuple[Occurrence, ...],
     ) -> Route:
-        """`table`: the challenge's `occurrence_table`, when the caller keeps it (a route
-        is made per routing key and challenge, the table once per challenge)."""
+        """`table`: the challenge's `occurrence_table` (a route is made per routing key and
+        challenge, the table once per challenge by the catalog)."""
         taken = tuple(
             (t, frozenset(t.items))
             for t in definition.triggers
             if t.type in types and (not t.store_ids or store in t.store_ids)
         )
-        table = table or tuple(occurrence_table(definition))
         return cls(
             definition,
             taken,

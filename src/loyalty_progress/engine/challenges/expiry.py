@@ -27,11 +27,7 @@ from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges import effects
 from loyalty_progress.engine.challenges.catalog import Catalog
 from loyalty_progress.engine.challenges.state import GroupKey, GroupRecord, Progress, ProgressKey
-from loyalty_progress.engine.challenges.tally import (
-    any_counter_above_zero,
-    counter_values,
-    has_progress,
-)
+from loyalty_progress.engine.challenges.tally import counter_values, has_progress
 from loyalty_progress.engine.challenges.timeline import members_at
 
 
@@ -44,7 +40,7 @@ def progress_flags(rows: Iterable[Progress], catalog: Catalog) -> dict[ProgressK
         if definition is None:
             flags[row.key] = any(not t.empty for t in row.tallies.values())
         else:
-            flags[row.key] = any_counter_above_zero(definition, row.tallies.values())
+            flags[row.key] = has_progress(counter_values(definition, row.tallies.values()))
     return flags
 
 

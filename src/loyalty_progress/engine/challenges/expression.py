@@ -42,17 +42,7 @@ def trigger_satisfied(trigger: Trigger, values: Mapping[int, Decimal]) -> bool:
 
 
 def group_satisfied(group: TriggerGroup, values: Mapping[int, Decimal]) -> bool:
-    """`combine` over the group's triggers, written out: it runs after every contribution."""
-    result: bool | None = None
-    for trigger in group.triggers:
-        value = values.get(trigger.id, ZERO) >= trigger.target
-        if result is None:
-            result = value
-        elif trigger.operator == "AND":
-            result = result and value
-        else:
-            result = result or value
-    return bool(result)
+    return combine((t.operator, trigger_satisfied(t, values)) for t in group.triggers)
 
 
 def groups_satisfied(

@@ -20,7 +20,6 @@ from loyalty_progress.definitions.challenge import DISTINCT_TRIGGERS, ChallengeD
 from loyalty_progress.engine.challenges.state import Entry, Reading, Tally
 
 ZERO: Final = Decimal(0)
-_EMPTY: Final = Tally()  # never changed: `tally_plus` copies what it adds to
 
 
 class TallyBuilder:
@@ -71,9 +70,8 @@ def tally_plus(tally: Tally | None, entry: Entry) -> Tally:
     """`TallyBuilder(tally).add(entry).freeze()` for a frozen (sorted) tally, copying only
     what the entry changes: a distinct counter's keys can be many, and this runs once per
     contribution."""
-    if tally is None:
-        tally = _EMPTY
-    sums, keys, gauges = tally.sums, tally.keys, tally.gauges
+    base = tally or Tally()
+    sums, keys, gauges = base.sums, base.keys, base.gauges
     for delta in entry.deltas:
         tid = delta.trigger
         if delta.amount is not None:
@@ -87,11 +85,10 @@ def tally_plus(tally: Tally | None, entry: Entry) -> Tally:
             reading = Reading(value=delta.gauge, at=entry.occurred_at, event_id=entry.event_id)
             if reading.newer_than(gauges.get(tid)):
                 gauges = {**gauges, tid: reading}
-    fresh = tally is _EMPTY  # its dicts are shared: never hand them out
     return Tally(
-        sums=sums if sums is tally.sums and not fresh else dict(sorted(sums.items())),
-        keys=keys if keys is tally.keys and not fresh else dict(sorted(keys.items())),
-        gauges=gauges if gauges is tally.gauges and not fresh else dict(sorted(gauges.items())),
+        sums=sums if sums is base.sums else dict(sorted(sums.items())),
+        keys=keys if keys is base.keys else dict(sorted(keys.items())),
+        gauges=gauges if gauges is base.gauges else dict(sorted(gauges.items())),
     )
 
 
@@ -139,27 +136,3 @@ def _values_of_one(definition: ChallengeDefinition, tally: Tally) -> dict[int, D
 
 def has_progress(values: dict[int, Decimal]) -> bool:
     return any(v > 0 for v in values.values())
-
-
-def any_counter_above_zero(definition: ChallengeDefinition, tallies: Iterable[Tally]) -> bool:
-    """`has_progress(counter_values(definition, tallies))`, answered from a single tally
-    (every member challenge) without making the values: the save asks it of every
-    changed row."""
-    tallies = tuple(tallies)
-    if len(tallies) != 1:
-        return has_progress(counter_values(definition, tallies))
-    (tally,) = tallies
-    for trigger in definition.triggers:
-        tid = trigger.id
-        kind = trigger.type
-        if kind in DISTINCT_TRIGGERS:
-            counts = tally.keys.get(tid)
-            if counts and any(n > 0 for n in counts.values()):
-                return True
-        elif kind == "points_balance" or kind == "tier":
-            reading = tally.gauges.get(tid)
-            if reading is not None and reading.value > 0:
-                return True
-        elif tally.sums.get(tid, ZERO) > 0:
-            return True
-    return False
