@@ -40,6 +40,9 @@ REPLICA_ENV = {
     "LOYALTY_DB_STATEMENT_TIMEOUT_MS": "5000",
 }
 
+# Far below the idle-in-transaction timeout: a frozen batch is still held after it.
+SETTLE_S = 0.2
+
 # A session of the replica, inside a transaction that has inserted into processed_events:
 # a batch between its first statement and its commit, holding the rows it wrote.
 _BATCH_HOLDER = text(
@@ -61,6 +64,23 @@ async def _batch_holder(engine: AsyncEngine, session_name: str) -> int | None:
     return int(pid) if pid is not None else None
 
 
+# The same session, still inside that transaction and waiting on its (stopped) client.
+_IDLE_IN_BATCH = text(
+    """
+    SELECT count(*)
+    FROM pg_stat_activity a
+    JOIN pg_locks l ON l.pid = a.pid AND l.granted AND l.mode = 'RowExclusiveLock'
+    JOIN pg_class c ON c.oid = l.relation AND c.relname = 'processed_events'
+    WHERE a.pid = :pid AND a.state = 'idle in transaction'
+    """
+)
+
+
+async def _idle_in_batch(engine: AsyncEngine, pid: int) -> bool:
+    async with engine.connect() as conn:
+        return bool((await conn.execute(_IDLE_IN_BATCH, {"pid": pid})).scalar_one())
+
+
 async def _session_alive(engine: AsyncEngine, pid: int) -> bool:
     async with engine.connect() as conn:
         result = await conn.execute(
@@ -74,12 +94,18 @@ async def _freeze_inside_a_batch(
 ) -> int:
     """SIGSTOP the victim at a moment one of its sessions is inside a batch transaction
     (look while it is stopped, so it cannot commit meanwhile); else let it run a moment
-    and look again. Returns the backend pid of that transaction."""
+    and look again. Returns the backend pid of that transaction.
+
+    A holder seen at the instant of the stop may still be finishing a statement, or a
+    COMMIT sent just before the stop: only a session that, a moment later, is idle in
+    that transaction waits on the frozen client (and so for the server's timeout)."""
     for _ in range(attempts):
         victim.signal(signal.SIGSTOP)
         pid = await _batch_holder(engine, session_name)
         if pid is not None:
-            return pid
+            await asyncio.sleep(SETTLE_S)
+            if await _idle_in_batch(engine, pid):
+                return pid
         victim.signal(signal.SIGCONT)
         await asyncio.sleep(0.005)
     raise AssertionError(f"never caught the victim inside a batch:\n{victim.log_tail()}")
