@@ -60,6 +60,9 @@ def test_every_event_is_valid_dated_before_now_and_counts_when_applied_now() -> 
         scenario = build("abc123", 3, now.astimezone(UTC))
         (stage,) = calendar_of(scenario.edition).stages
         assert stage.is_open(now), now
+        # Not yet due: due now, it would reach every member still short of the stage.
+        assert stage.notice_at is not None
+        assert now < stage.notice_at, now
         for step in scenario.events:
             decoded = decode_body(InputStream(step.stream), msgspec.json.encode(step.body))
             assert not isinstance(decoded, BadInput), (now, step.body, decoded)

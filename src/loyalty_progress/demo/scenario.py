@@ -5,7 +5,7 @@ A running worker judges receipts by its own clock: a receipt counts for an atten
 stage only while that stage's extra period is still open *when the worker processes it*.
 So the story is anchored to the real clock: the shopping happens on days 1-8 of a stage
 month whose extra period is still open now (this month from the 9th on, else last
-month, whose extra period runs until the 10th of this one), and every event is dated
+month, whose extra period runs until the 12th of this one), and every event is dated
 before now. Only the two scheduler ticks (the extra-period notice and the stage close)
 may lie ahead of the real clock; the demo runs them itself, for its own definitions.
 
@@ -36,7 +36,10 @@ from loyalty_progress.engine.attendance import calendar_of
 CLUB: Final = "demo-mall"
 ZONE: Final = ZoneInfo("Europe/Oslo")
 SHOPPING_DAYS: Final = 8  # attendances fall on days 1-8 of the stage month
-EXTRA_PERIOD_DAYS: Final = 10
+# Long enough that last month's extra-period notice (NOTICE_DAYS before its end) is due only
+# after the shopping days: on the 7th or 8th, a shorter period would already have sent it,
+# at the first receipt of every member still short of the stage.
+EXTRA_PERIOD_DAYS: Final = 12
 NOTICE_DAYS: Final = 3
 DAILY_GOAL: Final = 100
 MONTHLY_GOAL: Final = 4
