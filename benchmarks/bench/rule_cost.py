@@ -39,6 +39,7 @@ from loyalty_progress.engine.challenges import (
     EntriesNotLoaded,
     GroupKey,
     GroupRecord,
+    LineSelector,
     MemberKey,
     MemberRecord,
     OccurrenceKey,
@@ -51,6 +52,7 @@ from loyalty_progress.engine.challenges import (
     apply_challenges,
     entries_selectors,
     kept_participation,
+    lines_of,
     load_plan,
     member_keys,
     progress_flags,
@@ -90,6 +92,11 @@ class MemoryRows:
                 if part.code == s.code and part.ends_at > s.ends_after:
                     found[key] = part
         return found
+
+    def select_lines(self, lines: Sequence[LineSelector]) -> dict[ParticipationKey, Participation]:
+        members = {(line.club, line.member_id) for line in lines}
+        stored = (p for m in members for p in self.participations.get(m, {}).values())
+        return lines_of(stored, lines)
 
     def select_progress(self, selectors: Sequence[RowSelector]) -> dict[ProgressKey, Progress]:
         found: dict[ProgressKey, Progress] = {}
@@ -172,7 +179,10 @@ def _apply(
     state = ChallengeState(
         members,
         {k: rows.groups[k] for k in plan.groups if k in rows.groups},
-        rows.select_participations(plan.participations),
+        {
+            **rows.select_lines(plan.lines),
+            **rows.select_participations(plan.participations),
+        },
         rows.select_progress(plan.progress),
         entries_of=plan.entries_of,
     )

@@ -40,6 +40,7 @@ from loyalty_progress.engine.challenges import (
     RowSelector,
     apply_challenges,
     kept_participation,
+    lines_of,
     load_plan,
     member_keys,
     settle,
@@ -238,7 +239,10 @@ class Driver:
             )
         members = {k: self.members[k] for k in member_keys(inputs) if k in self.members}
         plan = load_plan(inputs, self.definitions, members)
-        participations = self._selected(plan.participations)
+        participations = {
+            **lines_of(self.participations.values(), plan.lines),
+            **self._selected(plan.participations),
+        }
         progress = {
             k: row
             for k, row in self.progress.items()

@@ -6,6 +6,7 @@ import msgspec
 
 from loyalty_progress.engine.challenges import (
     GroupRecord,
+    LineSelector,
     MemberFact,
     MemberRecord,
     Participation,
@@ -15,6 +16,7 @@ from loyalty_progress.engine.challenges import (
     member_keys,
     winner_keys,
 )
+from loyalty_progress.engine.receipts import ReceiptTransition
 from tests.support.challenge_engine import (
     CLUB,
     Driver,
@@ -69,12 +71,17 @@ def test_a_join_asks_for_the_group_and_every_group_challenge() -> None:
     assert plan.progress == (RowSelector(CLUB, "team", "group", "g9", at(4)),)
 
 
-def test_a_refund_asks_for_the_occurrence_of_the_approval() -> None:
+def test_a_refund_asks_for_the_approval_it_undoes_not_the_whole_participation() -> None:
     driver = Driver([STORES])
     driver.feed(receipt("r1", when=at(2)))
     inputs = driver.inputs([receipt("r1", status="refunded", when=at(20))])
     plan = load_plan(inputs, [STORES], {})
-    assert plan.participations == (RowSelector(CLUB, "stores", "member", "m1", at(2)),)
+    transition = inputs[0]
+    assert isinstance(transition, ReceiptTransition)
+    assert transition.before is not None
+    assert plan.lines == (LineSelector(CLUB, "stores", "m1", transition.before.event_id),)
+    assert plan.participations == ()
+    assert plan.progress == (RowSelector(CLUB, "stores", "member", "m1", at(2)),)
 
 
 def test_winner_keys_cover_the_limited_occurrences_the_batch_can_complete() -> None:

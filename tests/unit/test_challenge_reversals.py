@@ -100,3 +100,31 @@ def test_a_refund_arriving_before_its_approval_leaves_the_receipt_out_for_good()
     driver.feed(receipt("r1", amount=500, when=at(3)))  # stale: the lifecycle drops it
     assert values(driver, "spend") == [0, 0]
     assert driver.rewards == []
+
+
+def test_a_refund_in_a_later_batch_reads_only_the_approval_it_undoes() -> None:
+    """The member's other receipts stay unread: the tally loses exactly the approval."""
+    driver = Driver([SPEND, STORES])
+    driver.feed(*(receipt(f"r{i}", amount=10 + i, store=f"s{i % 2}") for i in range(1, 6)))
+    driver.feed(receipt("r4", status="refunded", amount=14, store="s0", event_id="refund"))
+    assert driver.last is not None
+    # Each challenge's participation holds the approval and its reversal, nothing more.
+    held = [sorted(p.entries) for p in driver.last.participations.values()]
+    assert len(held) == 2
+    assert all(len(ids) == 2 and "refund" in ids for ids in held)
+    assert driver.entry_retries == 0
+    assert values(driver, "spend") == [11 + 12 + 13 + 15, 4]
+    assert values(driver, "stores") == [2]  # s0 still has r2
+
+
+def test_a_refund_that_takes_a_sum_to_zero_leaves_what_the_other_receipts_add_up_to() -> None:
+    """A zero-amount receipt adds nothing to a sum, so the sum a refund leaves at zero is
+    gone, as when the other receipts are added up afresh."""
+    driver = Driver([SPEND])
+    driver.feed(receipt("free", amount=0), receipt("r1", amount=40))
+    driver.feed(receipt("r1", status="refunded", amount=40))
+    assert driver.entry_retries == 0
+    assert values(driver, "spend") == [0, 1]
+    clean = Driver([SPEND])
+    clean.feed(receipt("free", amount=0))
+    assert driver.counters() == clean.counters()

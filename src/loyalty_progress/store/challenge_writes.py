@@ -10,9 +10,9 @@ A batch costs, whatever its size:
    locked in a statement of their own, before the progress rows they guard: a statement
    sees only rows committed before it started, and a group's progress row may have been
    created by the batch that held the group lock until just now;
-3. `lock_rows`: participations (the ledger's tracked lines) and progress, in one
-   statement, progress rows `FOR UPDATE` (member rows are guarded by the member lock
-   taken in 1, group rows by 2);
+3. `lock_rows`: participations (the ledger's tracked lines), the single lines reversals
+   undo, and progress, in one statement, progress rows `FOR UPDATE` (member rows are
+   guarded by the member lock taken in 1, group rows by 2);
 4. `lock_winners`, only when the batch completes a limited challenge (the engine asks);
 5. `save_outcome`: every changed row, the ledger (new and changed entries only: a
    participation is never rewritten whole), the winner and finisher counters, in one
@@ -40,6 +40,7 @@ from loyalty_progress.engine.challenges import (
     Entry,
     GroupKey,
     GroupRecord,
+    LineSelector,
     MemberKey,
     MemberRecord,
     OccurrenceKey,
@@ -80,9 +81,17 @@ _SELECTOR_COLUMNS: Final = [
     ("ends_after", "timestamptz"),
 ]
 
+_LINE_COLUMNS: Final = [
+    ("club", "text"),
+    ("code", "text"),
+    ("member_id", "text"),
+    ("event_id", "text"),
+]
+
 # Participations are the tracked lines of the ledger (one per entry), read under the
-# member lock and not row-locked themselves; progress rows are locked. One result for
-# both: `kind` says what the body decodes to.
+# member lock and not row-locked themselves; `lines` are single tracked lines by key (the
+# entries reversals undo); progress rows are locked. One result for all three: `kind`
+# says what the body decodes to.
 _LOCK_ROWS = text(
     f"""
     WITH entries AS (
@@ -92,6 +101,13 @@ _LOCK_ROWS = text(
         JOIN {rows_source("participations", _SELECTOR_COLUMNS)} AS s
           ON l.club = s.club AND l.member_id = s.subject_id AND l.code = s.code
          AND l.tracked AND l.ends_at > s.ends_after
+    ), lines AS (
+        SELECT l.club, l.code, l.occurrence, l.member_id, l.starts_at, l.ends_at,
+               CAST(l.entry AS text) AS body
+        FROM challenge_ledger AS l
+        JOIN {rows_source("lines", _LINE_COLUMNS)} AS k
+          ON l.club = k.club AND l.member_id = k.member_id AND l.code = k.code
+         AND l.event_id = k.event_id AND l.tracked
     ), progress AS (
         SELECT CAST(p.progress AS text) AS body
         FROM challenge_progress AS p
@@ -103,6 +119,8 @@ _LOCK_ROWS = text(
     )
     SELECT 'entry' AS kind, club, code, occurrence, member_id, starts_at, ends_at, body
     FROM entries
+    UNION ALL
+    SELECT 'line', club, code, occurrence, member_id, starts_at, ends_at, body FROM lines
     UNION ALL
     SELECT 'progress', NULL, NULL, NULL, NULL, NULL, NULL, body FROM progress
     """
@@ -153,35 +171,45 @@ def _merged(selectors: Iterable[RowSelector]) -> list[tuple[str, str, str, str, 
     return sorted((*key, after) for key, after in earliest.items())
 
 
+_Lines = dict[ParticipationKey, tuple[datetime, datetime, dict[str, Entry]]]
+
+
 async def lock_rows(
     conn: AsyncConnection,
     participations: Sequence[RowSelector],
     progress: Sequence[RowSelector],
+    lines: Sequence[LineSelector] = (),
 ) -> tuple[dict[ParticipationKey, Participation], dict[ProgressKey, Progress]]:
     """Load the participations (from their ledger lines) and lock + load the progress rows
-    the selectors name."""
-    entries: dict[ParticipationKey, tuple[datetime, datetime, dict[str, Entry]]] = {}
+    the selectors name. A participation of which only `lines` were asked for holds just
+    those entries (the engine knows it by `ChallengeState.entries_of`)."""
+    whole: _Lines = {}
+    some: _Lines = {}
     rows: dict[ProgressKey, Progress] = {}
-    if not participations and not progress:
+    if not participations and not progress and not lines:
         return {}, rows
     result = await conn.execute(
         _LOCK_ROWS,
         {
             "participations": rows_param(_merged(participations)),
+            "lines": rows_param(sorted(set(lines))),
             "progress": rows_param(_merged(progress)),
         },
     )
     for row in result:
-        if row.kind == "entry":
-            key = (row.club, row.code, row.occurrence, row.member_id)
-            found = entries.get(key)
-            if found is None:
-                found = entries[key] = (row.starts_at, row.ends_at, {})
-            entry = _ENTRY.decode(row.body)
-            found[2][entry.event_id] = entry
-        else:
+        if row.kind == "progress":
             progress_row = _PROGRESS.decode(row.body)
             rows[progress_row.key] = progress_row
+            continue
+        kept = whole if row.kind == "entry" else some
+        key = (row.club, row.code, row.occurrence, row.member_id)
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = (row.starts_at, row.ends_at, {})
+        entry = _ENTRY.decode(row.body)
+        found[2][entry.event_id] = entry
+    # A line of a participation loaded whole is in it already.
+    merged = {**some, **whole}
     parts = {
         key: Participation(
             club=key[0],
@@ -192,7 +220,7 @@ async def lock_rows(
             ends_at=ends_at,
             entries=dict(sorted(found.items(), key=lambda kv: _entry_order(kv[1]))),
         )
-        for key, (starts_at, ends_at, found) in entries.items()
+        for key, (starts_at, ends_at, found) in merged.items()
     }
     return parts, rows
 

@@ -9,8 +9,9 @@ totals, in the four steps every rule takes (plan, lock + load, apply, save):
    without challenges costs nothing; opt-in/out and group facts are always kept, because
    a challenge applied later needs them. Then the rows to lock (`load_plan`);
 2. lock + load (`store.challenge_writes`): members, then groups (group challenges only),
-   then progress and the participations the batch may change (a reversal, a fact) in one
-   statement; other participations are not read: their events only add entries;
+   then progress, the participations the batch may re-judge (a fact) and the single
+   entries reversals undo, in one statement; other participations are not read: their
+   events only add entries;
 3. apply (pure): `apply_challenges`. Only when it completes a limited challenge does it
    ask for that challenge's winner counter, and only in a case the plan did not foresee
    for earlier entries: the rule loads them and applies again. Completions made without
@@ -84,7 +85,9 @@ class ChallengeRule:
         members = await writes.lock_members(conn, member_keys(inputs))
         plan = load_plan(inputs, catalog, members, routes)
         groups = await writes.lock_groups(conn, plan.groups)
-        participations, progress = await writes.lock_rows(conn, plan.participations, plan.progress)
+        participations, progress = await writes.lock_rows(
+            conn, plan.participations, plan.progress, plan.lines
+        )
         state = ChallengeState(
             members, groups, participations, progress, entries_of=plan.entries_of
         )

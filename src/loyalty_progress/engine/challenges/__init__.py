@@ -42,9 +42,11 @@ from loyalty_progress.engine.challenges.occurrences import (
     occurrences,
 )
 from loyalty_progress.engine.challenges.plan import (
+    LineSelector,
     LoadPlan,
     RowSelector,
     entries_selectors,
+    lines_of,
     load_plan,
     member_keys,
     unsettled_selectors,
@@ -101,6 +103,7 @@ __all__ = [
     "GroupKey",
     "GroupRecord",
     "LedgerEntry",
+    "LineSelector",
     "LoadPlan",
     "MemberFact",
     "MemberKey",
@@ -127,6 +130,7 @@ __all__ = [
     "group_status",
     "is_locked",
     "kept_participation",
+    "lines_of",
     "load_plan",
     "member_keys",
     "member_status",

@@ -43,11 +43,17 @@ from loyalty_progress.engine.challenges.state import (
     ProgressKey,
     Reason,
 )
-from loyalty_progress.engine.challenges.tally import counts_for, tally_of, tally_plus
+from loyalty_progress.engine.challenges.tally import (
+    counts_for,
+    tally_of,
+    tally_plus,
+    tally_without,
+)
 from loyalty_progress.engine.challenges.triggers import Source, deltas, negated, source_name
 from loyalty_progress.engine.challenges.workspace import (
     ChallengeOutcome,
     ChallengeState,
+    EntriesNotLoaded,
     Unsettled,
     Workspace,
 )
@@ -129,7 +135,10 @@ class _Engine:
             for subject in entry.counted_for:
                 row = self.ws.progress_row(definition, occ.index, definition.scope, subject)
                 tally = tally_plus(row.tallies.get(member_id), entry)
-                self.ws.put_progress(replace(row, tallies={**row.tallies, member_id: tally}))
+                tallies = {**row.tallies, member_id: tally}
+                if tally.empty:  # a zero-amount receipt: the row, but no tally (`_retally`)
+                    del tallies[member_id]
+                self.ws.put_progress(replace(row, tallies=tallies))
                 self._evaluate(definition, row.key, cause)
 
     def _judgement(
@@ -184,14 +193,19 @@ class _Engine:
             self.ws.note(definition.club, definition.code, occ, receipt.member_id, entry)
 
     def _reverse(self, transition: ReceiptTransition, before: ReceiptState) -> None:
+        """Undo what the approval contributed. The approval's entry is at hand whether or
+        not the participation's other entries are (the plan loads it by its event id), so
+        a reversal costs the same whatever the member's history: the tally loses exactly
+        that entry (`_untally`), and only where that is not certain is it recomputed."""
         after = transition.after
         for definition, _, occ, _ in self.routes.feeds(before):
             if occ is None:
                 continue
-            key = (definition.club, definition.code, occ.index, before.member_id)
-            part = self.ws.find_participation(key)
-            original = part.entries.get(before.event_id) if part else None
-            if part is None or original is None or not original.live:
+            part = self.ws.participation(definition, occ, before.member_id)
+            original = part.entries.get(before.event_id)
+            if original is None:  # none, or not loaded: only the whole participation tells
+                self.ws.require_entries(part.club, part.code, part.member_id)
+            if original is None or not original.live:
                 self._note_one(definition, occ, after)
                 continue
             if after.event_id in part.entries:
@@ -213,7 +227,31 @@ class _Engine:
             self.ws.put_participation(part)
             self.ws.record(part, undone)
             self.ws.record(part, reversal)
-            self._retally(definition, part, original.counted_for, cause=None)
+            if self.ws.has_entries(part.club, part.code, part.member_id):
+                self._retally(definition, part, original.counted_for, cause=None)
+            else:
+                self._untally(definition, part, original)
+
+    def _untally(
+        self, definition: ChallengeDefinition, part: Participation, original: Entry
+    ) -> None:
+        """Take the reversed `original` out of the member's tally toward each subject it
+        counted for, without the participation's other entries; where `tally_without`
+        cannot be sure, ask for them (`EntriesNotLoaded`: the caller loads them and the
+        batch is applied again, through `_retally`)."""
+        for subject in original.counted_for:
+            key: ProgressKey = (part.club, part.code, part.occurrence, definition.scope, subject)
+            row = self.ws.progress.get(key)
+            tally = row.tallies.get(part.member_id) if row is not None else None
+            left = tally_without(tally, original) if tally is not None else None
+            if row is None or left is None:
+                raise EntriesNotLoaded(frozenset({(part.club, part.code, part.member_id)}))
+            tallies = dict(row.tallies)
+            if left.empty:
+                del tallies[part.member_id]
+            else:
+                tallies[part.member_id] = left
+            self.ws.put_progress(replace(row, tallies=tallies))
 
     def _note_one(
         self, definition: ChallengeDefinition, occ: Occurrence, receipt: ReceiptState

@@ -16,9 +16,10 @@ table order, each table's keys sorted, so concurrent replicas cannot deadlock):
 A selector asks for every existing row of one (club, code, subject) whose occurrence ends
 after `ends_after`: the occurrence of the batch's earliest event of that member and all
 later ones (late facts and unlocks can change those). Progress rows are always loaded;
-participations only where the batch may change earlier entries (a reversal, a fact, a
-challenge whose completion unlocks others): everywhere else an event only adds an entry,
-so a batch's cost does not grow with the member's history.
+participations only where the batch may re-judge earlier entries (a fact, a challenge
+whose completion unlocks others); a reversal needs only the entry it undoes, which a
+`LineSelector` names by event id. Everywhere else an event only adds an entry, so a
+batch's cost does not grow with the member's history.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
+
+from msgspec.structs import replace
 
 from loyalty_progress.contract.events import MemberEvent
 from loyalty_progress.definitions.challenge import ChallengeDefinition
@@ -39,6 +42,7 @@ from loyalty_progress.engine.challenges.state import (
     MemberKey,
     MemberRecord,
     OccurrenceKey,
+    Participation,
     ParticipationKey,
     ProgressKey,
     SubjectKind,
@@ -59,13 +63,24 @@ class RowSelector(NamedTuple):
     ends_after: datetime
 
 
+class LineSelector(NamedTuple):
+    """One tracked ledger line by its key: the approval's entry that a reversal undoes."""
+
+    club: str
+    code: str
+    member_id: str
+    event_id: str
+
+
 @dataclass(frozen=True, slots=True)
 class LoadPlan:
-    """`participations` name only those whose earlier entries the batch may change."""
+    """`participations` name only those whose earlier entries the batch may re-judge;
+    `lines` the single entries it undoes, loaded without the rest of their participation."""
 
     groups: tuple[GroupKey, ...]
     participations: tuple[RowSelector, ...]
     progress: tuple[RowSelector, ...]
+    lines: tuple[LineSelector, ...] = ()
 
     @property
     def entries_of(self) -> frozenset[EntriesKey]:
@@ -103,13 +118,24 @@ _FACTS = frozenset({"opted_in", "opted_out", "joined_group", "left_group"})
 
 
 def _rereads(item: ChallengeInput, codes: set[str]) -> set[str]:
-    """Of the input's challenges, those whose earlier entries it changes: a reversal
-    (the approval it undoes) and a fact (the entries it re-judges)."""
+    """Of the input's challenges, those whose earlier entries it re-judges: a fact's."""
     if isinstance(item, MemberEvent) and item.kind in _FACTS:
         return codes
-    if isinstance(item, ReceiptTransition) and item.before is not None:
-        return codes if item.before.status == "approved" else set()
     return set()
+
+
+def _undone(item: ChallengeInput, routes: Routes) -> list[LineSelector]:
+    """The entries a reversal undoes: the approval's, in each challenge it fed."""
+    if not isinstance(item, ReceiptTransition) or item.before is None:
+        return []
+    approval = item.before
+    if approval.status != "approved":
+        return []
+    return [
+        LineSelector(approval.club, feed.definition.code, approval.member_id, approval.event_id)
+        for feed in routes.feeds(approval)
+        if feed.occurrence is not None
+    ]
 
 
 def _earliest(item: ChallengeInput) -> datetime:
@@ -129,6 +155,7 @@ def load_plan(
     codes: dict[MemberKey, set[str]] = {}
     rereads: dict[MemberKey, set[str]] = {}
     joined: dict[MemberKey, set[str]] = {}
+    lines: set[LineSelector] = set()
     for item in inputs:
         key = _member(item)
         at = _earliest(item)
@@ -136,6 +163,7 @@ def load_plan(
         found = _codes(item, catalog, routes)
         codes.setdefault(key, set()).update(found)
         rereads.setdefault(key, set()).update(_rereads(item, found))
+        lines.update(_undone(item, routes))
         if (
             isinstance(item, MemberEvent)
             and item.kind in ("joined_group", "left_group")
@@ -172,7 +200,26 @@ def load_plan(
         groups=tuple(sorted(groups)),
         participations=tuple(sorted(participations)),
         progress=tuple(sorted(progress)),
+        lines=tuple(sorted(lines)),
     )
+
+
+def lines_of(
+    stored: Iterable[Participation], lines: Iterable[LineSelector]
+) -> dict[ParticipationKey, Participation]:
+    """What the store loads for `lines`: each stored participation holding one of them,
+    with only those entries. For stores kept in memory (tests, the rule-cost benchmark);
+    the database does the same in SQL (`store.challenge_writes.lock_rows`)."""
+    wanted: dict[tuple[str, str, str], set[str]] = {}
+    for line in lines:
+        wanted.setdefault((line.club, line.code, line.member_id), set()).add(line.event_id)
+    found: dict[ParticipationKey, Participation] = {}
+    for part in stored:
+        ids = wanted.get((part.club, part.code, part.member_id))
+        entries = {i: e for i, e in part.entries.items() if ids and i in ids}
+        if entries:
+            found[part.key] = replace(part, entries=entries)
+    return found
 
 
 def winner_keys(

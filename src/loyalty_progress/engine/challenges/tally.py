@@ -2,7 +2,9 @@
 
 Sums add, distinct keys keep a count of counted receipts per key, gauges keep the latest
 reading: all three are independent of the order entries are added in, which is what makes
-counters equal one clean pass over the distinct events.
+counters equal one clean pass over the distinct events. A tally holds no zero sum (a
+zero-amount receipt adds nothing to it), so taking an entry out of a sum (`tally_without`)
+gives exactly what adding up the other entries gives.
 
 Counter value of a subject, per trigger: sums are summed over the members' tallies;
 distinct counters count the keys in any member's tally; `points_balance` sums the
@@ -33,7 +35,7 @@ class TallyBuilder:
 
     def add(self, entry: Entry) -> TallyBuilder:
         for delta in entry.deltas:
-            if delta.amount is not None:
+            if delta.amount:  # not None, not zero
                 self.sums[delta.trigger] = self.sums.get(delta.trigger, ZERO) + delta.amount
             if delta.keys:
                 counts = self.keys.setdefault(delta.trigger, {})
@@ -74,7 +76,7 @@ def tally_plus(tally: Tally | None, entry: Entry) -> Tally:
     sums, keys, gauges = base.sums, base.keys, base.gauges
     for delta in entry.deltas:
         tid = delta.trigger
-        if delta.amount is not None:
+        if delta.amount:  # not None, not zero
             sums = {**sums, tid: sums.get(tid, ZERO) + delta.amount}
         if delta.keys:
             counts = dict(keys.get(tid, {}))
@@ -90,6 +92,42 @@ def tally_plus(tally: Tally | None, entry: Entry) -> Tally:
         keys=keys if keys is base.keys else dict(sorted(keys.items())),
         gauges=gauges if gauges is base.gauges else dict(sorted(gauges.items())),
     )
+
+
+def tally_without(tally: Tally, entry: Entry) -> Tally | None:
+    """`tally` without `entry`, which it counts: what `tally_of` gives for the other
+    entries, worked out without them (amounts are never negative, so a sum left at zero
+    has no other entry behind it). None where it cannot be sure: a gauge (the latest
+    reading of the others is not in the tally), or a tally that does not hold the entry;
+    the caller then recomputes from the whole participation."""
+    sums, keys = dict(tally.sums), dict(tally.keys)
+    for delta in entry.deltas:
+        tid = delta.trigger
+        if delta.gauge is not None:
+            return None
+        if delta.amount:
+            left = sums.get(tid, ZERO) - delta.amount
+            if left < 0:
+                return None
+            if left:
+                sums[tid] = left
+            else:
+                del sums[tid]
+        if delta.keys:
+            counts = dict(keys.get(tid, {}))
+            for key in delta.keys:
+                n = counts.get(key, 0)
+                if n <= 0:
+                    return None
+                if n == 1:
+                    del counts[key]
+                else:
+                    counts[key] = n - 1
+            if counts:
+                keys[tid] = counts
+            else:
+                del keys[tid]
+    return Tally(sums=sums, keys=keys, gauges=tally.gauges)
 
 
 def counter_values(definition: ChallengeDefinition, tallies: Iterable[Tally]) -> dict[int, Decimal]:

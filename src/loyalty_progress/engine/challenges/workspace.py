@@ -134,7 +134,8 @@ class Workspace:
         self, definition: ChallengeDefinition, occ: Occurrence, member_id: str
     ) -> Participation:
         """The participation to add an entry to. When its earlier entries were not loaded
-        (`has_entries`), it holds only this batch's: adding needs no more."""
+        (`has_entries`), it holds only this batch's and the single entries the plan
+        loaded (`plan.LineSelector`: an approval a reversal undoes): adding needs no more."""
         key = (definition.club, definition.code, occ.index, member_id)
         found = self.participations.get(key)
         if found is not None:
