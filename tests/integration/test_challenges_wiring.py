@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from loyalty_progress.contract.events import InputEvent, InputStream, PointsEvent
 from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.definitions.definition_set import DefinitionSet
+from loyalty_progress.observability.metrics import Metrics
 from loyalty_progress.worker.batch import GoodEntry, commit_batch
 from loyalty_progress.worker.challenges import ChallengeRule
 from tests.support.challenge_engine import challenge, triggers
@@ -41,7 +42,10 @@ def earned(member: str, amount: int, tag: str, kind: str = "earned") -> PointsEv
 
 
 async def commit(
-    engine: AsyncEngine, events: Sequence[InputEvent], *definitions: ChallengeDefinition
+    engine: AsyncEngine,
+    events: Sequence[InputEvent],
+    *definitions: ChallengeDefinition,
+    metrics: Metrics | None = None,
 ) -> list[str]:
     """Commit one batch of points events with the challenge rule; the SQL it ran."""
     executed: list[str] = []
@@ -53,7 +57,8 @@ async def commit(
     current = DefinitionSet(revision=1, challenges=definitions)
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        await commit_batch(engine, InputStream.POINTS, entries, [], NOW, current, [ChallengeRule()])
+        rules = [ChallengeRule(metrics)]
+        await commit_batch(engine, InputStream.POINTS, entries, [], NOW, current, rules)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
     return executed
@@ -100,6 +105,23 @@ async def test_the_winner_counter_is_locked_only_by_a_batch_that_completes_the_c
     assert await scalar(engine, won) == 3
     finished = "SELECT sum(people_finished) FROM challenge_finishers WHERE code = 'first-three'"
     assert await scalar(engine, finished) == 5
+
+
+async def test_batches_applied_again_are_counted_by_reason(engine: AsyncEngine) -> None:
+    """Only the batch completing the limited challenge is applied again (for its winner
+    counter); a batch that merely adds to it is not."""
+    metrics = Metrics()
+
+    def reapplied(reason: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            "loyalty_challenge_batches_reapplied_total", {"reason": reason}
+        )
+
+    await commit(engine, [earned("c1", 60, "count", kind="redeemed")], LIMITED, metrics=metrics)
+    assert reapplied("winners") is None
+    await commit(engine, [earned("c1", 60, "count2", kind="redeemed")], LIMITED, metrics=metrics)
+    assert reapplied("winners") == 1
+    assert reapplied("entries") is None
 
 
 async def test_earlier_entries_are_read_only_to_settle_a_completion(

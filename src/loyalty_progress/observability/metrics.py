@@ -79,6 +79,12 @@ class Metrics:
             ["stream"],
             registry=r,
         )
+        self.challenge_reapplied = Counter(
+            "loyalty_challenge_batches_reapplied_total",
+            "Batches the challenge rule applied again after loading rows its plan did not name",
+            ["reason"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "loyalty_consumer_lag_entries",
             "Entries not yet delivered to the group",

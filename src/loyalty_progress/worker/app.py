@@ -127,7 +127,7 @@ class Worker:
             self.health,
             self.stopping,
             self.definitions,
-            batch_rules(),
+            batch_rules(self.metrics),
             self.metrics,
         )
         # FastStream logs every message at INFO; our pipeline logs per batch instead.

@@ -35,6 +35,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from loyalty_progress.contract.outputs import OutputMessage
@@ -58,6 +59,7 @@ from loyalty_progress.engine.challenges import (
 from loyalty_progress.engine.challenges.catalog_cache import CatalogCache
 from loyalty_progress.engine.challenges.inputs import challenge_inputs
 from loyalty_progress.engine.challenges.routes import Routes
+from loyalty_progress.observability.metrics import Metrics
 from loyalty_progress.store import challenge_writes as writes
 from loyalty_progress.store import challenges as store
 from loyalty_progress.store.outbox import add_messages
@@ -73,8 +75,9 @@ class ChallengeRule:
 
     name = "counter-challenges"
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self._catalogs = CatalogCache()
+        self._reapplied = (metrics or Metrics()).challenge_reapplied
 
     async def apply(self, conn: AsyncConnection, batch: BatchContext) -> Sequence[OutputMessage]:
         catalog = self._catalogs.get(batch.definitions)
@@ -91,7 +94,7 @@ class ChallengeRule:
         state = ChallengeState(
             members, groups, participations, progress, entries_of=plan.entries_of
         )
-        outcome = await _apply(conn, state, inputs, routes, batch.now)
+        outcome = await _apply(conn, state, inputs, routes, batch.now, self._reapplied)
         if outcome.unsettled:
             stored, _ = await writes.lock_rows(conn, unsettled_selectors(outcome), ())
             settle(outcome, stored, members, catalog)
@@ -105,14 +108,17 @@ async def _apply(
     inputs: Sequence[ChallengeInput],
     routes: Routes,
     now: datetime,
+    reapplied: Counter,
 ) -> ChallengeOutcome:
     """`apply_challenges`, loading what it asks for and applying again: the winner
     counters of limited challenges it completes, earlier entries the plan did not foresee.
-    Each retry loads more than before, so this ends."""
+    Each retry loads more than before, so this ends; `reapplied` counts them by reason
+    (each applies the whole batch again, so a rising `entries` rate is a cost to look at)."""
     while True:
         try:
             return apply_challenges(state, inputs, routes.catalog, now, routes)
         except WinnersNotLoaded as missing:
+            reapplied.labels("winners").inc()
             if state.winners:
                 raise  # winner_keys covers every occurrence the batch can complete
             keys = winner_keys(inputs, routes.catalog, state.participations, state.progress)
@@ -120,6 +126,7 @@ async def _apply(
                 raise
             state = replace(state, winners=await writes.lock_winners(conn, keys))
         except EntriesNotLoaded as missing:
+            reapplied.labels("entries").inc()
             more, _ = await writes.lock_rows(conn, entries_selectors(missing.keys), ())
             loaded = frozenset(state.entries_of or ()) | missing.keys
             state = replace(
