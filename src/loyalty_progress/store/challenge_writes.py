@@ -192,7 +192,7 @@ async def lock_rows(
         _LOCK_ROWS,
         {
             "participations": rows_param(_merged(participations)),
-            "lines": rows_param(sorted(set(lines))),
+            "lines": rows_param(lines),
             "progress": rows_param(_merged(progress)),
         },
     )

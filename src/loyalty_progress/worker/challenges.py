@@ -118,13 +118,13 @@ async def _apply(
         try:
             return apply_challenges(state, inputs, routes.catalog, now, routes)
         except WinnersNotLoaded as missing:
-            reapplied.labels("winners").inc()
             if state.winners:
                 raise  # winner_keys covers every occurrence the batch can complete
             keys = winner_keys(inputs, routes.catalog, state.participations, state.progress)
             if missing.key not in keys:
                 raise
             state = replace(state, winners=await writes.lock_winners(conn, keys))
+            reapplied.labels("winners").inc()
         except EntriesNotLoaded as missing:
             reapplied.labels("entries").inc()
             more, _ = await writes.lock_rows(conn, entries_selectors(missing.keys), ())

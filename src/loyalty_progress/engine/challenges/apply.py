@@ -48,6 +48,7 @@ from loyalty_progress.engine.challenges.tally import (
     tally_of,
     tally_plus,
     tally_without,
+    with_tally,
 )
 from loyalty_progress.engine.challenges.triggers import Source, deltas, negated, source_name
 from loyalty_progress.engine.challenges.workspace import (
@@ -135,9 +136,7 @@ class _Engine:
             for subject in entry.counted_for:
                 row = self.ws.progress_row(definition, occ.index, definition.scope, subject)
                 tally = tally_plus(row.tallies.get(member_id), entry)
-                tallies = {**row.tallies, member_id: tally}
-                if tally.empty:  # a zero-amount receipt: the row, but no tally (`_retally`)
-                    del tallies[member_id]
+                tallies = with_tally(row.tallies, member_id, tally)
                 self.ws.put_progress(replace(row, tallies=tallies))
                 self._evaluate(definition, row.key, cause)
 
@@ -246,11 +245,7 @@ class _Engine:
             left = tally_without(tally, original) if tally is not None else None
             if row is None or left is None:
                 raise EntriesNotLoaded(frozenset({(part.club, part.code, part.member_id)}))
-            tallies = dict(row.tallies)
-            if left.empty:
-                del tallies[part.member_id]
-            else:
-                tallies[part.member_id] = left
+            tallies = with_tally(row.tallies, part.member_id, left)
             self.ws.put_progress(replace(row, tallies=tallies))
 
     def _note_one(
@@ -345,12 +340,9 @@ class _Engine:
             ):
                 continue
             row = self.ws.progress_row(definition, part.occurrence, definition.scope, subject)
-            tally = tally_of(part.entries.values(), subject)
-            tallies = dict(row.tallies)
-            if tally.empty:
-                tallies.pop(part.member_id, None)
-            else:
-                tallies[part.member_id] = tally
+            tallies = with_tally(
+                row.tallies, part.member_id, tally_of(part.entries.values(), subject)
+            )
             if tallies == row.tallies and self.ws.has_progress_row(key):
                 continue
             self.ws.put_progress(replace(row, tallies=tallies))

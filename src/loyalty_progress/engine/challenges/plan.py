@@ -215,8 +215,8 @@ def lines_of(
         wanted.setdefault((line.club, line.code, line.member_id), set()).add(line.event_id)
     found: dict[ParticipationKey, Participation] = {}
     for part in stored:
-        ids = wanted.get((part.club, part.code, part.member_id))
-        entries = {i: e for i, e in part.entries.items() if ids and i in ids}
+        ids = wanted.get((part.club, part.code, part.member_id), set())
+        entries = {i: part.entries[i] for i in ids if i in part.entries}
         if entries:
             found[part.key] = replace(part, entries=entries)
     return found

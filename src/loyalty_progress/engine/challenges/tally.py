@@ -14,7 +14,7 @@ are simply the member's latest reading).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Final
 
@@ -128,6 +128,15 @@ def tally_without(tally: Tally, entry: Entry) -> Tally | None:
             else:
                 del keys[tid]
     return Tally(sums=sums, keys=keys, gauges=tally.gauges)
+
+
+def with_tally(tallies: Mapping[str, Tally], member_id: str, tally: Tally) -> dict[str, Tally]:
+    """`tallies` with the member's replaced by `tally`; an empty one leaves the member out,
+    so a subject's tallies are the same however they were reached."""
+    found = {**tallies, member_id: tally}
+    if tally.empty:
+        del found[member_id]
+    return found
 
 
 def counter_values(definition: ChallengeDefinition, tallies: Iterable[Tally]) -> dict[int, Decimal]:
