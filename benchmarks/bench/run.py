@@ -48,7 +48,8 @@ from bench.services import (
 )
 from bench.waits import WaitSampler
 from bench.workload import INPUT_STREAMS, NOW, Workload
-from loyalty_progress.engine.challenges.state import Progress, Tally
+from loyalty_progress.engine.challenges.state import Tally
+from loyalty_progress.store.challenge_bodies import ProgressBody
 from loyalty_progress.testing.worker_process import WorkerProcess
 
 GROUP = "progress-worker"
@@ -634,7 +635,7 @@ async def corrupt_state(conn: asyncpg.Connection) -> dict[str, str]:
         " FROM challenge_progress ORDER BY 1, 2, 3, 4, 5"
     )
     for row in rows:
-        progress = msgspec.json.decode(row["p"], type=Progress)
+        progress = msgspec.json.decode(row["p"], type=ProgressBody)
         member, tally = next(((m, t) for m, t in progress.tallies.items() if t.sums), (None, None))
         if member is None or tally is None:
             continue

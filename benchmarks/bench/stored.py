@@ -23,7 +23,8 @@ from bench.challenge_oracle import DISTINCT, ZERO, SubjectKey
 from bench.oracle import TOTAL_COLUMNS, MemberKey, MemberTotals, ReceiptKey
 from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.attendance.membership import AttendanceMembership
-from loyalty_progress.engine.challenges.state import Progress, Tally
+from loyalty_progress.engine.challenges.state import Tally
+from loyalty_progress.store.challenge_bodies import ProgressBody
 
 
 async def load_totals(conn: asyncpg.Connection) -> dict[MemberKey, MemberTotals]:
@@ -98,7 +99,7 @@ def counter_values(
 async def load_progress(
     conn: asyncpg.Connection, definitions: Mapping[tuple[str, str], ChallengeDefinition]
 ) -> dict[SubjectKey, StoredProgress]:
-    decoder = msgspec.json.Decoder(Progress)
+    decoder = msgspec.json.Decoder(ProgressBody)  # the JSON beside the key columns
     result: dict[SubjectKey, StoredProgress] = {}
     rows = await conn.fetch(
         "SELECT club, code, occurrence, subject_kind, subject_id, completed_at IS NOT NULL AS"

@@ -17,8 +17,14 @@ import msgspec
 import pytest_asyncio
 from sqlalchemy.engine import make_url
 
-from loyalty_progress.engine.challenges import Delta, Entry, Participation
+from loyalty_progress.engine.challenges import Delta, Entry, Participation, Progress, Tally
 from loyalty_progress.store import migrate
+from loyalty_progress.store.challenge_bodies import (
+    entry_body,
+    entry_of,
+    progress_body,
+    progress_of,
+)
 from loyalty_progress.store.database import create_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,3 +211,62 @@ async def test_0009_moves_participations_into_the_ledger_and_back(
     finally:
         await conn.close()
     assert msgspec.json.decode(body, type=Participation) == part
+
+
+_PROGRESS_ROW = """
+INSERT INTO challenge_progress (club, subject_kind, subject_id, code, occurrence, starts_at,
+                                ends_at, progress)
+VALUES ('c1', 'member', 'm1', 'earn', 0, '2026-01-01T00:00:00Z', '2027-01-01T00:00:00Z',
+        $1::jsonb)
+"""
+_LEDGER_ROW = """
+INSERT INTO challenge_ledger (club, member_id, code, event_id, occurrence, occurred_at, source,
+                              reason, counted, entry, recorded_at, tracked)
+VALUES ('c1', 'm1', 'earn', $1, 0, '2026-03-01T00:00:00Z', 'points', $2, $3, $4::jsonb,
+        '2026-03-01T00:00:01Z', true)
+"""
+
+
+async def test_0013_downgrade_puts_the_column_keys_back_into_the_json(
+    empty_database_url: str,
+) -> None:
+    """Rows written in the lean layout read whole by an earlier release after the downgrade,
+    and the same after upgrading again."""
+    assert _alembic("upgrade", "heads", database_url=empty_database_url).returncode == 0
+    entry = _entry("e1", "counted")
+    progress = Progress(
+        club="c1",
+        code="earn",
+        occurrence=0,
+        starts_at=datetime(2026, 1, 1, tzinfo=UTC),
+        ends_at=datetime(2027, 1, 1, tzinfo=UTC),
+        subject_kind="member",
+        subject_id="m1",
+        tallies={"m1": Tally(sums={1: Decimal(5)})},
+    )
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await conn.execute(_PROGRESS_ROW, msgspec.json.encode(progress_body(progress)).decode())
+        await conn.execute(
+            _LEDGER_ROW,
+            entry.event_id,
+            entry.reason,
+            entry.counts_now,
+            msgspec.json.encode(entry_body(entry)).decode(),
+        )
+    finally:
+        await conn.close()
+
+    assert _alembic("downgrade", "0012", database_url=empty_database_url).returncode == 0
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        stored_progress = await conn.fetchval("SELECT progress::text FROM challenge_progress")
+        stored_entry = await conn.fetchval("SELECT entry::text FROM challenge_ledger")
+    finally:
+        await conn.close()
+    assert msgspec.json.decode(stored_progress, type=Progress) == progress
+    assert msgspec.json.decode(stored_entry, type=Entry) == entry
+
+    assert _alembic("upgrade", "heads", database_url=empty_database_url).returncode == 0
+    assert progress_of("c1", "earn", 0, "member", "m1", stored_progress) == progress
+    assert entry_of("e1", "points", "counted", stored_entry) == entry

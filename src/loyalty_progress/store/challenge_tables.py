@@ -2,8 +2,9 @@
 registered on the shared `metadata`.
 
 Migration `0004_challenges` creates exactly these; `tests/integration/test_store.py`
-compares the two. Engine rows (msgspec Structs) are stored whole as JSONB; what SQL
-selects or filters on is a real column beside them.
+compares the two. Engine rows (msgspec Structs) are stored as JSONB; what SQL selects or
+filters on is a real column beside them, and a progress row's or ledger line's JSON does
+not repeat its columns (`store.challenge_bodies`, migration 0013).
 
 Lock order of a batch (docs/counter-challenges.md): challenge_members -> challenge_groups
 -> challenge_progress -> challenge_winners, each table's keys sorted; challenge_ledger

@@ -18,9 +18,9 @@ A batch costs, whatever its size:
    participation is never rewritten whole), the winner and finisher counters, in one
    statement of data-modifying CTEs.
 
-Rows travel as one JSON parameter each (`jsonrows`), the engine's rows nested in it and
-encoded in the same pass (`state_rows_param`), so PostgreSQL parses each of them once, as
-`jsonb`.
+Rows travel as one JSON parameter each (`jsonrows`), the engine's rows nested in it (as
+`store.challenge_bodies` stores them: without what the columns hold) and encoded in the
+same pass (`state_rows_param`), so PostgreSQL parses each of them once, as `jsonb`.
 Keys are sorted within each table, tables are locked in one order: no deadlocks.
 """
 
@@ -50,6 +50,12 @@ from loyalty_progress.engine.challenges import (
     ProgressKey,
     RowSelector,
 )
+from loyalty_progress.store.challenge_bodies import (
+    entry_body,
+    entry_of,
+    progress_body,
+    progress_of,
+)
 from loyalty_progress.store.jsonrows import rows_param, rows_source, state_rows_param
 from loyalty_progress.store.row_locks import lock_or_place
 
@@ -59,8 +65,6 @@ FINISHER_SHARDS: Final = 16
 
 _MEMBER: Final = msgspec.json.Decoder(MemberRecord)
 _GROUP: Final = msgspec.json.Decoder(GroupRecord)
-_ENTRY: Final = msgspec.json.Decoder(Entry)
-_PROGRESS: Final = msgspec.json.Decoder(Progress)
 
 
 # --------------------------------------------------------------------------- lock + load
@@ -95,21 +99,22 @@ _LINE_COLUMNS: Final = [
 _LOCK_ROWS = text(
     f"""
     WITH entries AS (
-        SELECT l.club, l.code, l.occurrence, l.member_id, l.starts_at, l.ends_at,
-               CAST(l.entry AS text) AS body
+        SELECT l.club, l.code, l.occurrence, l.member_id, l.starts_at, l.ends_at, l.event_id,
+               l.source, l.reason, CAST(l.entry AS text) AS body
         FROM challenge_ledger AS l
         JOIN {rows_source("participations", _SELECTOR_COLUMNS)} AS s
           ON l.club = s.club AND l.member_id = s.subject_id AND l.code = s.code
          AND l.tracked AND l.ends_at > s.ends_after
     ), lines AS (
-        SELECT l.club, l.code, l.occurrence, l.member_id, l.starts_at, l.ends_at,
-               CAST(l.entry AS text) AS body
+        SELECT l.club, l.code, l.occurrence, l.member_id, l.starts_at, l.ends_at, l.event_id,
+               l.source, l.reason, CAST(l.entry AS text) AS body
         FROM challenge_ledger AS l
         JOIN {rows_source("lines", _LINE_COLUMNS)} AS k
           ON l.club = k.club AND l.member_id = k.member_id AND l.code = k.code
          AND l.event_id = k.event_id AND l.tracked
     ), progress AS (
-        SELECT CAST(p.progress AS text) AS body
+        SELECT p.club, p.code, p.occurrence, p.subject_kind, p.subject_id,
+               CAST(p.progress AS text) AS body
         FROM challenge_progress AS p
         JOIN {rows_source("progress", _SELECTOR_COLUMNS)} AS s
           ON p.club = s.club AND p.subject_kind = s.subject_kind
@@ -117,12 +122,17 @@ _LOCK_ROWS = text(
         ORDER BY p.club, p.subject_kind, p.subject_id, p.code, p.occurrence
         FOR UPDATE OF p
     )
-    SELECT 'entry' AS kind, club, code, occurrence, member_id, starts_at, ends_at, body
+    SELECT 'entry' AS kind, club, code, occurrence, 'member' AS subject_kind,
+           member_id AS subject_id, starts_at, ends_at, event_id, source, reason, body
     FROM entries
     UNION ALL
-    SELECT 'line', club, code, occurrence, member_id, starts_at, ends_at, body FROM lines
+    SELECT 'line', club, code, occurrence, 'member', member_id, starts_at, ends_at, event_id,
+           source, reason, body
+    FROM lines
     UNION ALL
-    SELECT 'progress', NULL, NULL, NULL, NULL, NULL, NULL, body FROM progress
+    SELECT 'progress', club, code, occurrence, subject_kind, subject_id, NULL, NULL, NULL,
+           NULL, NULL, body
+    FROM progress
     """
 )
 
@@ -198,16 +208,17 @@ async def lock_rows(
     )
     for row in result:
         if row.kind == "progress":
-            progress_row = _PROGRESS.decode(row.body)
+            progress_row = progress_of(
+                row.club, row.code, row.occurrence, row.subject_kind, row.subject_id, row.body
+            )
             rows[progress_row.key] = progress_row
             continue
         kept = whole if row.kind == "entry" else some
-        key = (row.club, row.code, row.occurrence, row.member_id)
+        key = (row.club, row.code, row.occurrence, row.subject_id)
         found = kept.get(key)
         if found is None:
             found = kept[key] = (row.starts_at, row.ends_at, {})
-        entry = _ENTRY.decode(row.body)
-        found[2][entry.event_id] = entry
+        found[2][row.event_id] = entry_of(row.event_id, row.source, row.reason, row.body)
     # A line of a participation loaded whole is in it already.
     merged = {**some, **whole}
     parts = {
@@ -371,7 +382,7 @@ def _progress_rows(
             p.winner,
             p.expired_at,
             has_progress[p.key],
-            p,
+            progress_body(p),
         )
         for p in ordered
     ]
@@ -402,7 +413,7 @@ def save_params(
                 e.entry.source,
                 e.entry.reason,
                 e.entry.counts_now,
-                e.entry,
+                entry_body(e.entry),
                 e.recorded_at,
                 e.starts_at,
                 e.ends_at,

@@ -2,8 +2,9 @@
 chunks, the read side's queries and the check of a definition set against stored rows.
 (The batch's lock + load and save are in `store.challenge_writes`.)
 
-Engine rows are stored whole as JSONB (`msgspec.json`), read back as text and decoded by
-one reused typed decoder each.
+Engine rows are stored as JSONB (`msgspec.json`) beside their key columns, read back as
+text and decoded by one reused typed decoder each; progress rows and ledger lines are
+rebuilt from both (`store.challenge_bodies`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import msgspec
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_progress.definitions.challenge import (
@@ -32,11 +33,17 @@ from loyalty_progress.engine.challenges import (
     Progress,
     ProgressKey,
 )
+from loyalty_progress.store.challenge_bodies import entry_of, progress_of
 
 _MEMBER: Final = msgspec.json.Decoder(MemberRecord)
 _GROUP: Final = msgspec.json.Decoder(GroupRecord)
-_PROGRESS: Final = msgspec.json.Decoder(Progress)
-_ENTRY: Final = msgspec.json.Decoder(Entry)
+
+
+def _progress(row: Row[Any]) -> Progress:
+    """A progress row selected with its key columns and `progress` as text."""
+    return progress_of(
+        row.club, row.code, row.occurrence, row.subject_kind, row.subject_id, row.progress
+    )
 
 
 # --------------------------------------------------------------------------- expiry
@@ -45,7 +52,8 @@ _ENTRY: Final = msgspec.json.Decoder(Entry)
 # batch or another replica holds to whoever holds them (or to the next tick).
 _LOCK_DUE = text(
     """
-    SELECT CAST(p.progress AS text) AS progress
+    SELECT p.club, p.code, p.occurrence, p.subject_kind, p.subject_id,
+           CAST(p.progress AS text) AS progress
     FROM challenge_progress AS p
     WHERE p.completed_at IS NULL AND p.expired_at IS NULL AND p.has_progress
       AND p.ends_at <= :now
@@ -101,7 +109,7 @@ async def lock_due_progress(
             "limit": limit,
         },
     )
-    return [_PROGRESS.decode(row.progress) for row in result]
+    return [_progress(row) for row in result]
 
 
 async def load_groups(
@@ -139,7 +147,8 @@ _GROUP_READ = text(
 
 _SUBJECT_PROGRESS = text(
     """
-    SELECT CAST(progress AS text) AS progress FROM challenge_progress
+    SELECT club, code, occurrence, subject_kind, subject_id, CAST(progress AS text) AS progress
+    FROM challenge_progress
     WHERE club = :club AND subject_kind = :kind AND subject_id = :subject
     ORDER BY code, occurrence
     """
@@ -163,7 +172,8 @@ _OCCURRENCE_COUNTS = text(
 
 _LEDGER_READ = text(
     """
-    SELECT occurrence, recorded_at, CAST(entry AS text) AS entry FROM challenge_ledger
+    SELECT occurrence, recorded_at, event_id, source, reason, CAST(entry AS text) AS entry
+    FROM challenge_ledger
     WHERE club = :club AND member_id = :member AND code = :code
       AND (CAST(:occurrence AS integer) IS NULL OR occurrence = :occurrence)
     ORDER BY occurred_at, event_id
@@ -212,7 +222,7 @@ async def read_progress(
     result = await conn.execute(
         _SUBJECT_PROGRESS, {"club": club, "kind": subject_kind, "subject": subject_id}
     )
-    rows = (_PROGRESS.decode(row.progress) for row in result)
+    rows = (_progress(row) for row in result)
     return {p.key: p for p in rows}
 
 
@@ -243,7 +253,10 @@ async def read_ledger(
         _LEDGER_READ,
         {"club": club, "member": member_id, "code": code, "occurrence": occurrence},
     )
-    return [LedgerLine(r.occurrence, r.recorded_at, _ENTRY.decode(r.entry)) for r in result]
+    return [
+        LedgerLine(r.occurrence, r.recorded_at, entry_of(r.event_id, r.source, r.reason, r.entry))
+        for r in result
+    ]
 
 
 # --------------------------------------------------------------------------- definitions

@@ -28,9 +28,9 @@ from loyalty_progress.engine.challenges import (
     OccurrenceKey,
     Progress,
 )
+from loyalty_progress.store.challenge_bodies import progress_of
 
 _MEMBER: Final = msgspec.json.Decoder(MemberRecord)
-_PROGRESS: Final = msgspec.json.Decoder(Progress)
 _RECEIPTS: Final = msgspec.json.Decoder(tuple[ReceiptContribution, ...])
 
 
@@ -126,7 +126,8 @@ async def lock_groups(conn: AsyncConnection, keys: Iterable[GroupKey]) -> None:
 
 _LOCK_PROGRESS = text(
     """
-    SELECT CAST(progress AS text) AS progress FROM challenge_progress
+    SELECT club, code, occurrence, subject_kind, subject_id, CAST(progress AS text) AS progress
+    FROM challenge_progress
     WHERE club = :club AND code = :code
     ORDER BY club, subject_kind, subject_id, code, occurrence
     FOR UPDATE
@@ -165,7 +166,10 @@ async def lock_challenge_rows(
     subjects = await conn.execute(_GROUP_SUBJECTS, params)
     await lock_groups(conn, {*groups, *((club, row[0]) for row in subjects)})
     rows = await conn.execute(_LOCK_PROGRESS, params)
-    progress = [_PROGRESS.decode(r.progress) for r in rows]
+    progress = [
+        progress_of(r.club, r.code, r.occurrence, r.subject_kind, r.subject_id, r.progress)
+        for r in rows
+    ]
     await conn.execute(_LOCK_COUNTERS, params)
     return ChallengeRows(progress)
 
