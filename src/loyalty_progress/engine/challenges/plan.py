@@ -36,7 +36,7 @@ from loyalty_progress.definitions.challenge import ChallengeDefinition
 from loyalty_progress.engine.challenges.apply import ChallengeInput
 from loyalty_progress.engine.challenges.catalog import Catalog
 from loyalty_progress.engine.challenges.occurrences import occurrence_at
-from loyalty_progress.engine.challenges.routes import Routes, sources
+from loyalty_progress.engine.challenges.routes import Routes, sources, utc
 from loyalty_progress.engine.challenges.state import (
     GroupKey,
     MemberKey,
@@ -139,7 +139,8 @@ def _undone(item: ChallengeInput, routes: Routes) -> list[LineSelector]:
 
 
 def _earliest(item: ChallengeInput) -> datetime:
-    return min(source.occurred_at for source in sources(item))
+    """In UTC: the plan compares, sorts and hashes these by the thousand (`routes.utc`)."""
+    return min(utc(source.occurred_at) for source in sources(item))
 
 
 def load_plan(

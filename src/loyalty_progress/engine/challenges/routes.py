@@ -9,6 +9,7 @@ batch, so the deltas and the occurrence of an event are derived once.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from loyalty_progress.definitions.challenge import ChallengeDefinition
@@ -42,7 +43,7 @@ class Routes:
         known = self._feeds.get(id(source))
         if known is not None and known[0] is source:
             return known[1]
-        at = source.occurred_at
+        at = utc(source.occurred_at)
         fed = tuple(
             Feed(route.definition, added, route.occurrence(at), route.near(at))
             for route in self.catalog.feeding(source.club, source)
@@ -50,6 +51,11 @@ class Routes:
         )
         self._feeds[id(source)] = (source, fed)
         return fed
+
+
+def utc(at: datetime) -> datetime:
+    """`at` in UTC, the offset the catalog's bounds are kept in (see `catalog.Route`)."""
+    return at if at.tzinfo is UTC else at.astimezone(UTC)
 
 
 def sources(item: Source | ReceiptTransition) -> tuple[Source, ...]:
