@@ -11,6 +11,7 @@ from loyalty_progress.engine.challenges import Catalog
 from loyalty_progress.engine.challenges.catalog import near_window
 from loyalty_progress.engine.challenges.inputs import challenge_inputs
 from loyalty_progress.engine.challenges.occurrences import occurrence_at, occurrences
+from loyalty_progress.engine.challenges.routes import utc
 from loyalty_progress.engine.challenges.triggers import Source, deltas, trigger_types
 from loyalty_progress.engine.receipts import apply_receipt_event
 from tests.support.challenge_engine import (
@@ -167,3 +168,6 @@ def test_a_route_finds_the_occurrence_of_every_boundary_instant_in_any_offset() 
                         if r.definition.code == definition.code
                     ]
                     assert route.occurrence(at) == occurrence_at(definition, at)
+                    # `Routes` asks in UTC (the bounds' own offset): the same answer.
+                    assert route.occurrence(utc(at)) == occurrence_at(definition, at)
+                    assert route.near(utc(at)) == near_window(definition, at)

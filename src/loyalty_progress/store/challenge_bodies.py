@@ -3,8 +3,8 @@ already say (docs/counter-challenges.md, "Storage and the batch pipeline").
 
 A progress row's subject, challenge and occurrence number are its key columns, and a
 ledger line's event id, source and reason are columns the read side filters and sorts on;
-repeating them in the JSON made each row a third larger, and every batch writes and reads
-those rows by the thousand. So the JSON keeps the rest and the store rebuilds the engine's
+repeating them in the JSON about doubled a typical row's, and every batch writes and
+reads those rows by the thousand. So the JSON keeps the rest and the store rebuilds the engine's
 row from both. Instants stay in the JSON: the columns hold them in UTC, the engine's rows
 with the offset they were made with, which notifications and contributions show.
 
