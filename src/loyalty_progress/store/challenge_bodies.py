@@ -14,9 +14,10 @@ Rows written whole (before this layout) decode the same: the keys they repeat ar
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import msgspec
+from sqlalchemy import Row
 
 from loyalty_progress.engine.challenges import Delta, Entry, Progress, Reached, Tally
 from loyalty_progress.engine.challenges.state import Reason, SubjectKind
@@ -84,6 +85,21 @@ def progress_of(
         completed=b.completed,
         winner=b.winner,
         expired_at=b.expired_at,
+    )
+
+
+# What a query selects of a progress row for `progress_row` (prefix with the table's alias
+# as `PROGRESS_COLUMNS.format(t="p.")`, or with nothing).
+PROGRESS_COLUMNS: Final = (
+    "{t}club, {t}code, {t}occurrence, {t}subject_kind, {t}subject_id, "
+    "CAST({t}progress AS text) AS progress"
+)
+
+
+def progress_row(row: Row[Any]) -> Progress:
+    """`progress_of` for a row selected with `PROGRESS_COLUMNS`."""
+    return progress_of(
+        row.club, row.code, row.occurrence, row.subject_kind, row.subject_id, row.progress
     )
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 import msgspec
-from sqlalchemy import Row, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from loyalty_progress.definitions.challenge import (
@@ -33,17 +33,10 @@ from loyalty_progress.engine.challenges import (
     Progress,
     ProgressKey,
 )
-from loyalty_progress.store.challenge_bodies import entry_of, progress_of
+from loyalty_progress.store.challenge_bodies import PROGRESS_COLUMNS, entry_of, progress_row
 
 _MEMBER: Final = msgspec.json.Decoder(MemberRecord)
 _GROUP: Final = msgspec.json.Decoder(GroupRecord)
-
-
-def _progress(row: Row[Any]) -> Progress:
-    """A progress row selected with its key columns and `progress` as text."""
-    return progress_of(
-        row.club, row.code, row.occurrence, row.subject_kind, row.subject_id, row.progress
-    )
 
 
 # --------------------------------------------------------------------------- expiry
@@ -51,9 +44,8 @@ def _progress(row: Row[Any]) -> Progress:
 # Keyset pagination over the due rows of known challenges; SKIP LOCKED leaves rows that a
 # batch or another replica holds to whoever holds them (or to the next tick).
 _LOCK_DUE = text(
-    """
-    SELECT p.club, p.code, p.occurrence, p.subject_kind, p.subject_id,
-           CAST(p.progress AS text) AS progress
+    f"""
+    SELECT {PROGRESS_COLUMNS.format(t="p.")}
     FROM challenge_progress AS p
     WHERE p.completed_at IS NULL AND p.expired_at IS NULL AND p.has_progress
       AND p.ends_at <= :now
@@ -109,7 +101,7 @@ async def lock_due_progress(
             "limit": limit,
         },
     )
-    return [_progress(row) for row in result]
+    return [progress_row(row) for row in result]
 
 
 async def load_groups(
@@ -146,8 +138,8 @@ _GROUP_READ = text(
 )
 
 _SUBJECT_PROGRESS = text(
-    """
-    SELECT club, code, occurrence, subject_kind, subject_id, CAST(progress AS text) AS progress
+    f"""
+    SELECT {PROGRESS_COLUMNS.format(t="")}
     FROM challenge_progress
     WHERE club = :club AND subject_kind = :kind AND subject_id = :subject
     ORDER BY code, occurrence
@@ -222,7 +214,7 @@ async def read_progress(
     result = await conn.execute(
         _SUBJECT_PROGRESS, {"club": club, "kind": subject_kind, "subject": subject_id}
     )
-    rows = (_progress(row) for row in result)
+    rows = (progress_row(row) for row in result)
     return {p.key: p for p in rows}
 
 

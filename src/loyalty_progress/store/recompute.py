@@ -28,7 +28,7 @@ from loyalty_progress.engine.challenges import (
     OccurrenceKey,
     Progress,
 )
-from loyalty_progress.store.challenge_bodies import progress_of
+from loyalty_progress.store.challenge_bodies import PROGRESS_COLUMNS, progress_row
 
 _MEMBER: Final = msgspec.json.Decoder(MemberRecord)
 _RECEIPTS: Final = msgspec.json.Decoder(tuple[ReceiptContribution, ...])
@@ -125,8 +125,8 @@ async def lock_groups(conn: AsyncConnection, keys: Iterable[GroupKey]) -> None:
 
 
 _LOCK_PROGRESS = text(
-    """
-    SELECT club, code, occurrence, subject_kind, subject_id, CAST(progress AS text) AS progress
+    f"""
+    SELECT {PROGRESS_COLUMNS.format(t="")}
     FROM challenge_progress
     WHERE club = :club AND code = :code
     ORDER BY club, subject_kind, subject_id, code, occurrence
@@ -166,10 +166,7 @@ async def lock_challenge_rows(
     subjects = await conn.execute(_GROUP_SUBJECTS, params)
     await lock_groups(conn, {*groups, *((club, row[0]) for row in subjects)})
     rows = await conn.execute(_LOCK_PROGRESS, params)
-    progress = [
-        progress_of(r.club, r.code, r.occurrence, r.subject_kind, r.subject_id, r.progress)
-        for r in rows
-    ]
+    progress = [progress_row(r) for r in rows]
     await conn.execute(_LOCK_COUNTERS, params)
     return ChallengeRows(progress)
 
